@@ -1,0 +1,58 @@
+"""The cart of the caller named by X-Customer-ID."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.carts import selectors, services
+from apps.carts.api.serializers import (
+    CartConvertedSerializer,
+    CartItemInputSerializer,
+    CartSerializer,
+    empty_cart,
+)
+from shop.api import CUSTOMER_HEADER, customer_id_from
+
+CUSTOMER_PARAMETER = OpenApiParameter(
+    CUSTOMER_HEADER, OpenApiTypes.UUID, OpenApiParameter.HEADER, required=True, description="the caller"
+)
+
+
+class CartView(APIView):
+    @extend_schema(parameters=[CUSTOMER_PARAMETER], responses={200: CartSerializer})
+    def get(self, request):
+        customer_id = customer_id_from(request)
+        cart = selectors.cart_current(customer_id=customer_id)
+        return Response(CartSerializer(cart).data if cart else empty_cart(customer_id))
+
+
+class CartItemsView(APIView):
+    @extend_schema(parameters=[CUSTOMER_PARAMETER], request=CartItemInputSerializer, responses={201: CartSerializer})
+    def post(self, request):
+        customer_id = customer_id_from(request)
+        payload = CartItemInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        cart = services.cart_add_item(customer_id=customer_id, **payload.validated_data)
+        return Response(CartSerializer(_fresh(cart)).data, status=status.HTTP_201_CREATED)
+
+
+class CartItemView(APIView):
+    @extend_schema(parameters=[CUSTOMER_PARAMETER], responses={200: CartSerializer})
+    def delete(self, request, product_sku: str):
+        customer_id = customer_id_from(request)
+        cart = services.cart_remove_item(customer_id=customer_id, product_sku=product_sku)
+        return Response(CartSerializer(_fresh(cart)).data)
+
+
+class CartConvertView(APIView):
+    @extend_schema(parameters=[CUSTOMER_PARAMETER], request=None, responses={202: CartConvertedSerializer})
+    def post(self, request):
+        customer_id = customer_id_from(request)
+        cart = services.cart_convert(customer_id=customer_id)
+        return Response(CartConvertedSerializer(_fresh(cart)).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _fresh(cart):
+    return type(cart).objects.prefetch_related("items").get(pk=cart.pk)

@@ -1,0 +1,17 @@
+"""What the cart service publishes: a converted cart asks inventory for its stock."""
+
+from apps.carts.models import Cart
+from apps.events.contracts import Line, OrderRequested
+from apps.events.outbox import record_event
+from shop.services import get_service
+
+DATABASE = get_service("cart").database
+
+
+def record_order_requested(cart: Cart) -> None:
+    event = OrderRequested(
+        cart_id=cart.id,
+        customer_id=cart.customer_id,
+        items=[Line(product_sku=i.product_sku, quantity=i.quantity) for i in cart.items.all()],
+    )
+    record_event(event, using=DATABASE, ordering_key=str(cart.id), correlation_id=cart.id)

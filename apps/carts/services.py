@@ -1,0 +1,83 @@
+"""Cart writes. A cart is edited while unlocked; converting it locks it and asks for stock."""
+
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.carts.enums import CartStatus
+from apps.carts.events import DATABASE, record_order_requested
+from apps.carts.models import Cart, CartItem, CatalogProduct
+from shop.errors import Conflict, InvalidRequest, NotFound
+
+MAX_LINE_QUANTITY = 10_000
+
+
+def cart_add_item(*, customer_id: UUID, product_sku: str, quantity: int) -> Cart:
+    """Add ``quantity`` of a product, creating the customer's active cart when there is none."""
+    if not CatalogProduct.objects.filter(sku=product_sku, deleted=False).exists():
+        raise NotFound(f"No product with SKU {product_sku!r}.", field="product_sku")
+    with transaction.atomic(using=DATABASE):
+        cart = _editable_cart(customer_id, create=True)
+        line = CartItem.objects.select_for_update().filter(cart=cart, product_sku=product_sku).first()
+        total = quantity + (line.quantity if line else 0)
+        if total > MAX_LINE_QUANTITY:
+            raise InvalidRequest(f"At most {MAX_LINE_QUANTITY} units of one product per cart.", field="quantity")
+        if line:
+            CartItem.objects.filter(pk=line.pk).update(quantity=F("quantity") + quantity)
+        else:
+            CartItem.objects.create(cart=cart, product_sku=product_sku, quantity=quantity)
+        _touch(cart)
+    return cart
+
+
+def cart_remove_item(*, customer_id: UUID, product_sku: str) -> Cart:
+    with transaction.atomic(using=DATABASE):
+        cart = _editable_cart(customer_id, create=False)
+        deleted, _ = CartItem.objects.filter(cart=cart, product_sku=product_sku).delete()
+        if not deleted:
+            raise NotFound(f"SKU {product_sku!r} is not in the cart.")
+        _touch(cart)
+    return cart
+
+
+def cart_convert(*, customer_id: UUID) -> Cart:
+    """Lock the active cart and record order-requested, in one transaction."""
+    with transaction.atomic(using=DATABASE):
+        cart = _editable_cart(customer_id, create=False, missing=InvalidRequest("The cart is empty."))
+        if not cart.items.exists():
+            raise InvalidRequest("The cart is empty.")
+        cart.cart_locked = True
+        cart.status = CartStatus.PROCESSING
+        cart.converted_at = timezone.now()
+        cart.save(update_fields=["cart_locked", "status", "converted_at", "updated_at"])
+        record_order_requested(cart)
+    return cart
+
+
+def _editable_cart(customer_id: UUID, *, create: bool, missing: Exception | None = None) -> Cart:
+    """The customer's unlocked cart, locked for this transaction.
+
+    409 while a cart is processing; with no cart at all, a new one (``create``) or ``missing``.
+    """
+    for _attempt in range(2):
+        cart = Cart.objects.select_for_update().filter(customer_id=customer_id, cart_locked=False).first()
+        if cart is not None:
+            return cart
+        if Cart.objects.filter(customer_id=customer_id, status=CartStatus.PROCESSING).exists():
+            raise Conflict("The cart is being converted to an order; it cannot change now.")
+        if not create:
+            raise missing or NotFound("The customer has no active cart.")
+        try:
+            with transaction.atomic(using=DATABASE):
+                return Cart.objects.create(customer_id=customer_id)
+        except IntegrityError:
+            continue  # another request created it a moment ago: lock that one
+    raise Conflict("The cart is changing concurrently; try again.")
+
+
+def _touch(cart: Cart) -> None:
+    """Editing a cart whose stock was unavailable makes it an ordinary active cart again."""
+    cart.status = CartStatus.ACTIVE
+    cart.save(update_fields=["status", "updated_at"])

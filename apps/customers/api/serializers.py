@@ -1,0 +1,21 @@
+from rest_framework import serializers
+
+from apps.customers.models import Customer
+
+
+class CustomerCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254)
+
+
+class CustomerUpdateSerializer(serializers.Serializer):
+    """PUT /customers/{id}: any of the writable fields."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    email = serializers.EmailField(max_length=254, required=False)
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = ("id", "name", "email", "created_at", "updated_at")

@@ -1,0 +1,50 @@
+from uuid import UUID
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.response import Response
+
+from apps.customers import selectors, services
+from apps.customers.api.serializers import (
+    CustomerCreateSerializer,
+    CustomerSerializer,
+    CustomerUpdateSerializer,
+)
+from shop.api import UUID_PATTERN, CatalogPagination
+
+
+class CustomerViewSet(viewsets.GenericViewSet):
+    serializer_class = CustomerSerializer
+    pagination_class = CatalogPagination
+    lookup_url_kwarg = "customer_id"
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self):
+        return selectors.customer_list(email=self.request.query_params.get("email"))
+
+    @extend_schema(parameters=[OpenApiParameter("email", str, description="exact email, any case")])
+    def list(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(CustomerSerializer(page, many=True).data)
+
+    def retrieve(self, request, customer_id: UUID):
+        return Response(CustomerSerializer(selectors.customer_get(customer_id=customer_id)).data)
+
+    @extend_schema(request=CustomerCreateSerializer, responses={201: CustomerSerializer})
+    def create(self, request):
+        payload = CustomerCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        customer = services.customer_create(**payload.validated_data)
+        return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CustomerUpdateSerializer, responses={200: CustomerSerializer})
+    def update(self, request, customer_id: UUID):
+        payload = CustomerUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        customer = services.customer_update(customer_id=customer_id, **payload.validated_data)
+        return Response(CustomerSerializer(customer).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, customer_id: UUID):
+        services.customer_delete(customer_id=customer_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,19 @@
+"""What the customer service publishes: the whole customer after every change."""
+
+from apps.customers.models import Customer
+from apps.events.contracts import CustomerChanged
+from apps.events.outbox import record_event
+from shop.services import get_service
+
+DATABASE = get_service("customer").database
+
+
+def record_customer_changed(customer: Customer, *, deleted: bool = False) -> None:
+    event = CustomerChanged(
+        customer_id=customer.id,
+        name=customer.name,
+        email=customer.email,
+        version=customer.version,
+        deleted=deleted,
+    )
+    record_event(event, using=DATABASE, ordering_key=str(customer.id))

@@ -1,0 +1,33 @@
+"""How the email service reacts to events. Each runs in the inbox transaction."""
+
+from apps.email.events import DATABASE
+from apps.email.models import CustomerContact
+from apps.email.services import email_send
+from apps.events.contracts import CustomerChanged, EmailRequested, Envelope
+from apps.events.replicas import replica_apply
+
+
+def on_customer_changed(event: CustomerChanged, envelope: Envelope) -> None:
+    replica_apply(
+        CustomerContact,
+        using=DATABASE,
+        key={"customer_id": event.customer_id},
+        version=event.version,
+        fields={"name": event.name, "email": event.email, "deleted": event.deleted},
+    )
+
+
+def on_email_requested(event: EmailRequested, envelope: Envelope) -> None:
+    email_send(
+        notification_id=event.notification_id,
+        customer_id=event.customer_id,
+        to_address=event.to_address,
+        subject=event.subject,
+        body=event.body,
+    )
+
+
+HANDLERS = {
+    CustomerChanged.topic: on_customer_changed,
+    EmailRequested.topic: on_email_requested,
+}

@@ -1,0 +1,38 @@
+import uuid
+
+from django.db import models
+
+from apps.email.enums import EmailStatus
+from apps.events.replicas import Replica
+
+
+class EmailMessage(models.Model):
+    """One email the service has sent, for one notification."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    notification_id = models.UUIDField(unique=True)
+    customer_id = models.UUIDField(null=True, blank=True, db_index=True)
+    to_address = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=EmailStatus.choices)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.subject} to {self.to_address}"
+
+
+class CustomerContact(Replica):
+    """The email service's copy of customers' addresses, kept from customer.changed events."""
+
+    customer_id = models.UUIDField(primary_key=True)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254)
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"

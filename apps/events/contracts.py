@@ -1,0 +1,204 @@
+"""Every event of the platform, defined once: topic, payload schema and schema version.
+
+Payloads are exactly the contract's (fields may be added, none renamed). The envelope
+(event_id, event_type, occurred_at, schema_version, correlation_id) travels in the Pub/Sub
+message attributes, never in the payload. Events are validated when recorded and when consumed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=2),
+    PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
+]
+Sku = Annotated[str, Field(min_length=1, max_length=64)]
+Quantity = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class Event(BaseModel):
+    """A fact that happened in one service and that others may react to."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    topic: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+    @classmethod
+    def event_type(cls) -> str:
+        return cls.topic
+
+
+class Line(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    product_sku: Sku
+    quantity: Quantity
+
+
+class PricedLine(Line):
+    price: Money
+
+
+class ShortfallLine(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    product_sku: Sku
+    requested: Quantity
+    available: Annotated[int, Field(ge=0)]
+
+
+# --- The saga ----------------------------------------------------------------------------------
+
+
+class OrderRequested(Event):
+    topic = "order-requested"
+
+    cart_id: UUID
+    customer_id: UUID
+    items: Annotated[list[Line], Field(min_length=1)]
+
+
+class StockAvailable(Event):
+    topic = "stock-available"
+
+    cart_id: UUID
+    customer_id: UUID
+    items: Annotated[list[Line], Field(min_length=1)]
+
+
+class StockRejected(Event):
+    topic = "stock.rejected"
+
+    cart_id: UUID
+    customer_id: UUID
+    reason: Literal["insufficient_stock"] = "insufficient_stock"
+    details: list[ShortfallLine]
+
+
+class OrderCreated(Event):
+    topic = "order.created"
+
+    order_id: UUID
+    cart_id: UUID
+    customer_id: UUID
+    status: Literal["confirmed"] = "confirmed"
+    total_amount: Money
+    items: Annotated[list[PricedLine], Field(min_length=1)]
+
+
+class OrderCancelled(Event):
+    topic = "order.cancelled"
+
+    order_id: UUID
+    cart_id: UUID
+    customer_id: UUID
+    reason: str
+    items: list[Line]
+
+
+# --- State that other services keep a copy of --------------------------------------------------
+
+
+class ProductChanged(Event):
+    """The whole product after a change; ``version`` orders changes to one SKU."""
+
+    topic = "product.changed"
+
+    sku: Sku
+    name: str
+    description: str
+    price: Money
+    version: int
+    deleted: bool = False
+
+
+class CustomerChanged(Event):
+    """The whole customer after a change; ``version`` orders changes to one customer."""
+
+    topic = "customer.changed"
+
+    customer_id: UUID
+    name: str
+    email: str
+    version: int
+    deleted: bool = False
+
+
+# --- Notification delivery -------------------------------------------------------------------
+
+
+class EmailRequested(Event):
+    """The notification service asks the email service to send one email."""
+
+    topic = "email.requested"
+
+    notification_id: UUID
+    customer_id: UUID | None = None
+    to_address: str | None = None  # set for staff alerts; customers' addresses the email service knows
+    subject: str
+    body: str
+
+
+class PushRequested(Event):
+    """The notification service asks the push service to deliver one push message."""
+
+    topic = "push.requested"
+
+    notification_id: UUID
+    customer_id: UUID
+    title: str
+    message: str
+
+
+class NotificationDelivered(Event):
+    """The email or push service has delivered a notification (or given up on it)."""
+
+    topic = "notification.delivered"
+
+    notification_id: UUID
+    channel: Literal["email", "push"]
+    delivered: bool = True
+    error: str = ""
+
+
+EVENTS: dict[str, type[Event]] = {
+    cls.topic: cls
+    for cls in (
+        OrderRequested,
+        StockAvailable,
+        StockRejected,
+        OrderCreated,
+        OrderCancelled,
+        ProductChanged,
+        CustomerChanged,
+        EmailRequested,
+        PushRequested,
+        NotificationDelivered,
+    )
+}
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What travels beside a payload, as Pub/Sub message attributes."""
+
+    event_id: UUID
+    event_type: str
+    occurred_at: str
+    schema_version: int
+    correlation_id: UUID | None = None
+
+
+def event_class(event_type: str) -> type[Event]:
+    try:
+        return EVENTS[event_type]
+    except KeyError:
+        raise LookupError(f"unknown event type {event_type!r}") from None

@@ -1,0 +1,73 @@
+"""The two messaging tables every service database has: its outbox and its inbox.
+
+The same models serve every service; each service's rows live in its own database, so these
+models are always used with ``.using(<service database>)``.
+"""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from apps.events.enums import ProcessingStatus
+
+
+class OutboxEvent(models.Model):
+    """An event a service has committed to publish, written in the transaction that caused it."""
+
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    topic = models.CharField(max_length=100)
+    event_type = models.CharField(max_length=100)
+    schema_version = models.PositiveSmallIntegerField()
+    ordering_key = models.CharField(max_length=200, blank=True)
+    correlation_id = models.UUIDField(null=True, blank=True)
+    payload = models.JSONField()
+    occurred_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True)
+    publish_attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "outbox"
+        ordering = ("id",)
+        indexes = [
+            models.Index(
+                fields=["id"],
+                name="outbox_pending_idx",
+                condition=models.Q(published_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"
+
+
+class ProcessedMessage(models.Model):
+    """The inbox: one row per event a service has consumed (the seed's columns, and timings).
+
+    ``message_id`` is the event's ``event_id``, so a redelivered or re-published event finds its
+    row and has no second effect.
+    """
+
+    id = models.AutoField(primary_key=True)
+    message_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100)
+    service_name = models.CharField(max_length=100)
+    status = models.CharField(max_length=50, choices=ProcessingStatus.choices)
+    processed_at = models.DateTimeField(default=timezone.now)
+    error_message = models.TextField(null=True, blank=True)  # noqa: DJ001 (the seed's column is nullable)
+    attempts = models.PositiveIntegerField(default=1)
+    started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "processed_messages"
+        ordering = ("-id",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message_id", "service_name"],
+                name="processed_messages_message_id_service_name_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_name} {self.event_type} {self.message_id} ({self.status})"

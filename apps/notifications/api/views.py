@@ -1,0 +1,44 @@
+from uuid import UUID
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.response import Response
+
+from apps.notifications import selectors, services
+from apps.notifications.api.serializers import NotificationCreateSerializer, NotificationSerializer
+from apps.notifications.enums import Audience, Channel, NotificationStatus
+from shop.api import UUID_PATTERN, TimelinePagination
+
+
+class NotificationFilter(django_filters.FilterSet):
+    customer_id = django_filters.UUIDFilter()
+    channel = django_filters.ChoiceFilter(choices=Channel.choices)
+    status = django_filters.ChoiceFilter(choices=NotificationStatus.choices)
+    event_id = django_filters.UUIDFilter()
+    audience = django_filters.ChoiceFilter(choices=Audience.choices)
+
+
+class NotificationViewSet(viewsets.GenericViewSet):
+    serializer_class = NotificationSerializer
+    pagination_class = TimelinePagination
+    filterset_class = NotificationFilter
+    lookup_url_kwarg = "notification_id"
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self):
+        return selectors.notification_list()
+
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(NotificationSerializer(page, many=True).data)
+
+    def retrieve(self, request, notification_id: UUID):
+        return Response(NotificationSerializer(selectors.notification_get(notification_id=notification_id)).data)
+
+    @extend_schema(request=NotificationCreateSerializer, responses={201: NotificationSerializer})
+    def create(self, request):
+        payload = NotificationCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        notification = services.notification_create(**payload.validated_data)
+        return Response(NotificationSerializer(notification).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,83 @@
+"""Turn the saga's outcomes into one email and one push notification for the customer.
+
+Each handler runs inside the inbox transaction; the unique (event_id, channel, audience)
+constraint makes a second notification for the same event impossible even without the inbox.
+"""
+
+from uuid import UUID
+
+from django.conf import settings
+
+from apps.events.contracts import Envelope, NotificationDelivered, OrderCancelled, OrderCreated, StockRejected
+from apps.notifications.enums import Audience, Channel
+from apps.notifications.models import Notification
+from apps.notifications.services import notification_create, notification_mark_delivered
+
+
+def on_order_created(event: OrderCreated, envelope: Envelope) -> None:
+    lines = "\n".join(f"- {i.quantity} x {i.product_sku} at {i.price:.2f}" for i in event.items)
+    _notify_customer(
+        event,
+        event_id=envelope.event_id,
+        title="Your order is confirmed",
+        message=f"Order {event.order_id} is confirmed. Total: {event.total_amount:.2f}\n{lines}",
+    )
+
+
+def on_order_cancelled(event: OrderCancelled, envelope: Envelope) -> None:
+    _notify_customer(
+        event,
+        event_id=envelope.event_id,
+        title="Your order is cancelled",
+        message=f"Order {event.order_id} is cancelled ({event.reason}).",
+    )
+
+
+def on_stock_rejected(event: StockRejected, envelope: Envelope) -> None:
+    shortfall = "\n".join(f"- {d.product_sku}: asked for {d.requested}, {d.available} available" for d in event.details)
+    _notify_customer(
+        event,
+        event_id=envelope.event_id,
+        title="Some items are out of stock",
+        message=f"We could not reserve your cart {event.cart_id}; you can change it and try again.\n{shortfall}",
+    )
+    if settings.STOCK_MANAGER_EMAIL:
+        _create_once(
+            event_id=envelope.event_id,
+            event_type=event.event_type(),
+            channel=Channel.EMAIL,
+            audience=Audience.STOCK_MANAGER,
+            recipient=settings.STOCK_MANAGER_EMAIL,
+            title=f"Stock shortfall for cart {event.cart_id}",
+            message=f"Customer {event.customer_id} could not order:\n{shortfall}",
+        )
+
+
+def on_notification_delivered(event: NotificationDelivered, envelope: Envelope) -> None:
+    notification_mark_delivered(notification_id=event.notification_id, delivered=event.delivered, error=event.error)
+
+
+def _notify_customer(event, *, event_id: UUID, title: str, message: str) -> None:
+    for channel in (Channel.EMAIL, Channel.PUSH):
+        _create_once(
+            event_id=event_id,
+            event_type=event.event_type(),
+            channel=channel,
+            audience=Audience.CUSTOMER,
+            customer_id=event.customer_id,
+            title=title,
+            message=message,
+        )
+
+
+def _create_once(*, event_id: UUID, channel: str, audience: str, **fields) -> None:
+    if not Notification.objects.filter(event_id=event_id, channel=channel, audience=audience).exists():
+        notification_create(event_id=event_id, channel=channel, audience=audience, **fields)
+
+
+HANDLERS = {
+    OrderCreated.topic: on_order_created,
+    OrderCancelled.topic: on_order_cancelled,
+    StockRejected.topic: on_stock_rejected,
+    NotificationDelivered.topic: on_notification_delivered,
+}

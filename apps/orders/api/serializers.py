@@ -1,0 +1,73 @@
+from rest_framework import serializers
+
+from apps.orders.enums import OrderStatus
+from apps.orders.models import Order, OrderItem, OrderStatusChange
+from shop.api import SKU_PATTERN
+
+MAX_LINES = 100
+
+
+class OrderLineInputSerializer(serializers.Serializer):
+    product_sku = serializers.RegexField(SKU_PATTERN, max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=10_000)
+
+
+class OrderRequestSerializer(serializers.Serializer):
+    """POST /orders: an order asked for without a cart; the caller is X-Customer-ID or customer_id."""
+
+    customer_id = serializers.UUIDField(required=False)
+    items = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+
+    def validate_items(self, items):
+        skus = [line["product_sku"] for line in items]
+        if len(skus) != len(set(skus)):
+            raise serializers.ValidationError("Each SKU may appear once.")
+        return items
+
+
+class OrderRequestedSerializer(serializers.Serializer):
+    cart_id = serializers.UUIDField(help_text="the request's id; GET /orders?cart_id= finds its order")
+    customer_id = serializers.UUIDField()
+    status = serializers.CharField()
+
+
+class OrderUpdateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class OrderItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderItem
+        fields = ("product_sku", "quantity", "price")
+
+
+class OrderStatusChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderStatusChange
+        fields = ("from_status", "to_status", "reason", "changed_at")
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    items = OrderItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = (
+            "id",
+            "customer_id",
+            "cart_id",
+            "status",
+            "total_amount",
+            "items",
+            "cancel_reason",
+            "created_at",
+            "updated_at",
+        )
+
+
+class OrderDetailSerializer(OrderSerializer):
+    history = OrderStatusChangeSerializer(many=True, read_only=True)
+
+    class Meta(OrderSerializer.Meta):
+        fields = (*OrderSerializer.Meta.fields, "history")

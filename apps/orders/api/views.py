@@ -1,0 +1,93 @@
+from uuid import UUID
+
+import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.response import Response
+
+from apps.events.contracts import Line
+from apps.orders import selectors, services
+from apps.orders.api.serializers import (
+    OrderDetailSerializer,
+    OrderRequestedSerializer,
+    OrderRequestSerializer,
+    OrderSerializer,
+    OrderUpdateSerializer,
+)
+from apps.orders.enums import OrderStatus
+from shop.api import (
+    CUSTOMER_HEADER,
+    UUID_PATTERN,
+    TimelinePagination,
+    optional_customer_id_from,
+)
+from shop.errors import InvalidRequest
+
+OPTIONAL_CUSTOMER = OpenApiParameter(
+    CUSTOMER_HEADER,
+    OpenApiTypes.UUID,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="when given, only this customer's orders are visible",
+)
+
+
+class OrderFilter(django_filters.FilterSet):
+    customer_id = django_filters.UUIDFilter()
+    cart_id = django_filters.UUIDFilter()
+    status = django_filters.ChoiceFilter(choices=OrderStatus.choices)
+
+
+class OrderViewSet(viewsets.GenericViewSet):
+    serializer_class = OrderSerializer
+    pagination_class = TimelinePagination
+    filterset_class = OrderFilter
+    lookup_url_kwarg = "order_id"
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self):
+        return selectors.order_list(customer_id=optional_customer_id_from(self.request))
+
+    @extend_schema(parameters=[OPTIONAL_CUSTOMER])
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(OrderSerializer(page, many=True).data)
+
+    @extend_schema(parameters=[OPTIONAL_CUSTOMER], responses={200: OrderDetailSerializer})
+    def retrieve(self, request, order_id: UUID):
+        order = selectors.order_get(order_id=order_id, customer_id=optional_customer_id_from(request))
+        return Response(OrderDetailSerializer(order).data)
+
+    @extend_schema(
+        parameters=[OPTIONAL_CUSTOMER],
+        request=OrderRequestSerializer,
+        responses={202: OrderRequestedSerializer},
+        description="Orders are created only by the stock reservation: this asks inventory for the items "
+        "and answers 202; the order appears at GET /orders?cart_id=<cart_id> once stock is reserved.",
+    )
+    def create(self, request):
+        payload = OrderRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        customer_id = optional_customer_id_from(request) or payload.validated_data.get("customer_id")
+        if customer_id is None:
+            raise InvalidRequest(f"The {CUSTOMER_HEADER} header or customer_id is required.", field="customer_id")
+        items = [Line(**line) for line in payload.validated_data["items"]]
+        request_id = services.order_request(customer_id=customer_id, items=items)
+        body = {"cart_id": request_id, "customer_id": customer_id, "status": "processing"}
+        return Response(OrderRequestedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(parameters=[OPTIONAL_CUSTOMER], request=OrderUpdateSerializer, responses={200: OrderSerializer})
+    def update(self, request, order_id: UUID):
+        payload = OrderUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        order = services.order_change_status(
+            order_id=order_id, **payload.validated_data, customer_id=optional_customer_id_from(request)
+        )
+        return Response(OrderSerializer(order).data)
+
+    @extend_schema(parameters=[OPTIONAL_CUSTOMER], request=None, responses={200: OrderSerializer})
+    def destroy(self, request, order_id: UUID):
+        """Cancels the order (it stays readable, status cancelled) and returns it."""
+        order = services.order_cancel(order_id=order_id, customer_id=optional_customer_id_from(request))
+        return Response(OrderSerializer(order).data)

@@ -1,0 +1,22 @@
+from django.db import models
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=64, primary_key=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=2000)
+    price = models.DecimalField(max_digits=12, decimal_places=2)
+    # Grows with every change, across a delete and re-create of the same SKU too, so that the
+    # services keeping a copy of the catalog apply changes in order (see next_version).
+    version = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("sku",)
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"

@@ -1,0 +1,128 @@
+"""HTTP plumbing every service shares: errors as JSON, health, pagination, the caller's id."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination, LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from shop import errors
+
+logger = logging.getLogger(__name__)
+
+CUSTOMER_HEADER = "X-Customer-ID"
+
+
+DOMAIN_ERROR_STATUS = {
+    errors.NotFound: status.HTTP_404_NOT_FOUND,
+    errors.AlreadyExists: status.HTTP_409_CONFLICT,
+    errors.Conflict: status.HTTP_409_CONFLICT,
+    errors.InvalidRequest: status.HTTP_400_BAD_REQUEST,
+}
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus domain errors as 400/404/409 and database outages as JSON 503."""
+    if isinstance(exc, errors.DomainError):
+        body = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
+        code = next(code for cls, code in DOMAIN_ERROR_STATUS.items() if isinstance(exc, cls))
+        return Response(body, status=code)
+    response = drf_exception_handler(exc, context)
+    if response is None and isinstance(exc, (OperationalError, InterfaceError)):
+        logger.exception("database error while handling a request")
+        return Response(
+            {"detail": "The service cannot reach its database right now."},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    return response
+
+
+def customer_id_from(request: Request) -> uuid.UUID:
+    """The caller's customer id from the X-Customer-ID header; 400 when missing or malformed."""
+    raw = request.headers.get(CUSTOMER_HEADER)
+    if not raw:
+        raise exceptions.ValidationError({CUSTOMER_HEADER: ["This header is required."]})
+    try:
+        return uuid.UUID(raw.strip())
+    except ValueError:
+        raise exceptions.ValidationError({CUSTOMER_HEADER: ["Must be a valid UUID."]}) from None
+
+
+def optional_customer_id_from(request: Request) -> uuid.UUID | None:
+    if CUSTOMER_HEADER.lower() not in {k.lower() for k in request.headers}:
+        return None
+    return customer_id_from(request)
+
+
+class OptionalSlashRouter(SimpleRouter):
+    """Routes answer with and without a trailing slash: the seed's clients call /products."""
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+class CatalogPagination(LimitOffsetPagination):
+    """Small, staff-curated tables: offset pages with a total count."""
+
+    default_limit = 50
+    max_limit = 500
+
+
+class TimelinePagination(CursorPagination):
+    """Tables that grow with traffic: newest first, cursor pages, no COUNT over the table."""
+
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 500
+    ordering = ("-created_at", "-id")
+
+
+# --- Django-level error views: every error has a JSON body, unknown paths included. ----------
+
+
+def json_not_found(request, exception=None):
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def json_bad_request(request, exception=None):
+    return JsonResponse({"detail": "Bad request."}, status=400)
+
+
+def json_server_error(request):
+    return JsonResponse({"detail": "Internal server error."}, status=500)
+
+
+def health_view(service):
+    """GET / : 200 while the service can reach its own database, 503 otherwise."""
+
+    def health(request):
+        checks = {}
+        healthy = True
+        try:
+            with connections[service.database].cursor() as cursor:
+                cursor.execute("SELECT 1")
+            checks["database"] = "ok"
+        except DatabaseError as exc:
+            healthy = False
+            checks["database"] = f"unavailable: {exc.__class__.__name__}"
+        body = {
+            "status": "healthy" if healthy else "unhealthy",
+            "service": service.service_name,
+            "checks": checks,
+        }
+        return JsonResponse(body, status=200 if healthy else 503)
+
+    return health
+
+
+UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"

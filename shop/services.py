@@ -1,0 +1,58 @@
+"""The service registry: the one place that says which service owns what.
+
+Everything that needs to know the shape of the platform (settings, URL confs, the database
+router, the admin sites, the process runner, the tests) reads it from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    port: int
+    app_label: str
+
+    @property
+    def service_name(self) -> str:
+        """The name other parts of the platform know it by (health, inbox rows, subscriptions)."""
+        return f"{self.name}-service"
+
+    @property
+    def urlconf(self) -> str:
+        return f"shop.urls.{self.name}"
+
+    @property
+    def queue(self) -> str:
+        return self.name
+
+    @property
+    def database(self) -> str:
+        return self.name
+
+
+SERVICES: dict[str, Service] = {
+    service.name: service
+    for service in (
+        Service(name="order", port=3000, app_label="orders"),
+        Service(name="product", port=3001, app_label="products"),
+        Service(name="inventory", port=3002, app_label="inventory"),
+        Service(name="notification", port=3003, app_label="notifications"),
+        Service(name="email", port=3004, app_label="email"),
+        Service(name="cart", port=3005, app_label="carts"),
+        Service(name="customer", port=3006, app_label="customers"),
+        Service(name="push", port=3007, app_label="push"),
+    )
+}
+
+SERVICE_BY_APP_LABEL: dict[str, Service] = {s.app_label: s for s in SERVICES.values()}
+
+
+def get_service(name: str) -> Service:
+    try:
+        return SERVICES[name]
+    except KeyError:
+        known = ", ".join(sorted(SERVICES))
+        raise LookupError(f"unknown service {name!r}; known services: {known}") from None

@@ -1,0 +1,171 @@
+"""Settings shared by every environment; all configuration comes from the environment.
+
+One process serves one service (``SHOP_SERVICE``): it gets that service's URL conf and only
+the database connections it owns, so it cannot read another service's tables even by mistake.
+Without ``SHOP_SERVICE`` (management commands, tests, the workers) every connection is known.
+"""
+
+from pathlib import Path
+
+import environ
+
+from shop.services import SERVICES, get_service
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SECRET_KEY = env("DJANGO_SECRET_KEY")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+
+SHOP_SERVICE = env("SHOP_SERVICE", default="") or None
+SERVED_SERVICES = [get_service(SHOP_SERVICE)] if SHOP_SERVICE else list(SERVICES.values())
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "shop",
+    "apps.events",
+    *[f"apps.{service.app_label}" for service in SERVICES.values()],
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+APPEND_SLASH = False  # routes accept both forms themselves; a redirect would drop a POST body
+ROOT_URLCONF = get_service(SHOP_SERVICE).urlconf if SHOP_SERVICE else "shop.urls.index"
+WSGI_APPLICATION = "shop.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Databases -------------------------------------------------------------------------------
+# "default" holds what staff share (accounts, sessions, the admin log). Every service has its
+# own database, by default a sibling of DATABASE_URL named shop_<service>; <SERVICE>_DATABASE_URL
+# points one elsewhere.
+DATABASE_URL = env.str("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/shop")
+CONN_MAX_AGE = env.int("DJANGO_CONN_MAX_AGE", default=60)
+
+
+def _database(url: str) -> dict:
+    config = env.db_url_config(url)
+    config["CONN_MAX_AGE"] = CONN_MAX_AGE
+    config["CONN_HEALTH_CHECKS"] = True
+    config["TEST"] = {"DEPENDENCIES": []}  # no database needs another to be created first
+    return config
+
+
+def _service_database_url(name: str) -> str:
+    default_url = DATABASE_URL.rsplit("/", 1)[0] + f"/shop_{name}"
+    return env.str(f"{name.upper()}_DATABASE_URL", default=default_url)
+
+
+DATABASES = {
+    "default": _database(DATABASE_URL),
+    **{s.database: _database(_service_database_url(s.name)) for s in SERVED_SERVICES},
+}
+DATABASE_ROUTERS = ["shop.routers.ServiceRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+# Served by WhiteNoise straight from the apps; production collects them into STATIC_ROOT instead.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- API -------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Authentication is external (contract): callers identify with X-Customer-ID.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_RENDERER_CLASSES": [
+        "drf_orjson_renderer.renderers.ORJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "shop.api.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "DATETIME_FORMAT": "iso-8601",
+}
+
+SPECTACULAR_SETTINGS = {
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Messaging -------------------------------------------------------------------------------
+GOOGLE_CLOUD_PROJECT = env.str("GOOGLE_CLOUD_PROJECT", default="shop-local")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="amqp://guest:guest@127.0.0.1:5672//")
+
+# --- Email -----------------------------------------------------------------------------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@example.com")
+STOCK_MANAGER_EMAIL = env.str("STOCK_MANAGER_EMAIL", default="stock-manager@example.com")
+
+# --- Staff -----------------------------------------------------------------------------------
+# A login `ensure_staff` creates when both are set; local settings give documented defaults.
+STAFF_USERNAME = env.str("STAFF_USERNAME", default="")
+STAFF_PASSWORD = env.str("STAFF_PASSWORD", default="")
+STAFF_EMAIL = env.str("STAFF_EMAIL", default="")
+
+# --- Logging ---------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,13 @@
+"""Local development: `make run`. Safe defaults, a documented staff login, mail on the console."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "local-development-only-not-a-secret")
+
+from shop.settings.base import *  # noqa: F403
+from shop.settings.base import env
+
+# Created by `make run` (manage.py ensure_staff); production never has a default password.
+STAFF_USERNAME = env.str("STAFF_USERNAME", default="admin")
+STAFF_PASSWORD = env.str("STAFF_PASSWORD", default="admin")
+STAFF_EMAIL = env.str("STAFF_EMAIL", default="admin@example.com")

@@ -1,0 +1,15 @@
+"""Production: everything from the environment, no defaults that could leak."""
+
+from shop.settings.base import *  # noqa: F403
+from shop.settings.base import env
+
+DEBUG = False
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Staff accounts come from `createsuperuser`, or ensure_staff with STAFF_* set in the environment.
+
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "var" / "static"))  # noqa: F405
+WHITENOISE_USE_FINDERS = False

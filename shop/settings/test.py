@@ -1,0 +1,13 @@
+"""The test suite: the real PostgreSQL, mail kept in memory, fast password hashing."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-a-secret")
+
+from shop.settings.base import *  # noqa: F403
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STAFF_USERNAME = "admin"
+STAFF_PASSWORD = "admin"
+STAFF_EMAIL = "admin@example.com"

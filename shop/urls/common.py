@@ -1,0 +1,29 @@
+"""What every service's URL conf has besides its own routes: health, schema, docs, admin."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from shop.admin_sites import ServiceAdminSite
+from shop.api import health_view
+from shop.services import get_service
+
+
+def service_urlpatterns(service_name: str, api_urls: str) -> list:
+    service = get_service(service_name)
+    admin_site = ServiceAdminSite(service)
+    schema_name = f"{service.name}-schema"
+    return [
+        path("", health_view(service), name="health"),
+        path(
+            "schema",
+            SpectacularAPIView.as_view(
+                urlconf=api_urls,
+                custom_settings={"TITLE": f"{service.service_name} API"},
+            ),
+            name=schema_name,
+        ),
+        path("docs", SpectacularSwaggerView.as_view(url_name=schema_name), name="swagger-ui"),
+        path("redoc", SpectacularRedocView.as_view(url_name=schema_name), name="redoc"),
+        path("admin/", admin_site.urls),
+        path("", include(api_urls)),
+    ]
