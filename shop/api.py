@@ -7,11 +7,15 @@ import uuid
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.http import JsonResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.pagination import CursorPagination, LimitOffsetPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from shop import errors
@@ -104,24 +108,28 @@ def json_server_error(request):
 def health_view(service):
     """GET / : 200 while the service can reach its own database, 503 otherwise."""
 
-    def health(request):
-        checks = {}
-        healthy = True
-        try:
-            with connections[service.database].cursor() as cursor:
-                cursor.execute("SELECT 1")
-            checks["database"] = "ok"
-        except DatabaseError as exc:
-            healthy = False
-            checks["database"] = f"unavailable: {exc.__class__.__name__}"
-        body = {
-            "status": "healthy" if healthy else "unhealthy",
-            "service": service.service_name,
-            "checks": checks,
-        }
-        return JsonResponse(body, status=200 if healthy else 503)
+    class HealthView(APIView):
+        renderer_classes = [JSONRenderer]
 
-    return health
+        @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
+        def get(self, request):
+            checks = {}
+            healthy = True
+            try:
+                with connections[service.database].cursor() as cursor:
+                    cursor.execute("SELECT 1")
+                checks["database"] = "ok"
+            except DatabaseError as exc:
+                healthy = False
+                checks["database"] = f"unavailable: {exc.__class__.__name__}"
+            body = {
+                "status": "healthy" if healthy else "unhealthy",
+                "service": service.service_name,
+                "checks": checks,
+            }
+            return Response(body, status=200 if healthy else 503)
+
+    return HealthView.as_view()
 
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"

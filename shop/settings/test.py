@@ -11,3 +11,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STAFF_USERNAME = "admin"
 STAFF_PASSWORD = "admin"
 STAFF_EMAIL = "admin@example.com"
+
+# Separate test databases for runs that share a PostgreSQL server at the same time.
+_suffix = env.str("SHOP_TEST_DB_SUFFIX", default="")  # noqa: F405
+if _suffix:
+    for _config in DATABASES.values():  # noqa: F405
+        _config["TEST"]["NAME"] = f"test_{_config['NAME']}_{_suffix}"

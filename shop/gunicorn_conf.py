@@ -1,0 +1,16 @@
+"""Gunicorn settings for one service process: `SHOP_SERVICE=cart gunicorn -c shop/gunicorn_conf.py`."""
+
+import os
+
+from shop.services import get_service
+
+_service = get_service(os.environ["SHOP_SERVICE"])
+
+wsgi_app = "shop.wsgi:application"
+bind = f"{os.environ.get('WEB_HOST', '127.0.0.1')}:{os.environ.get('PORT', _service.port)}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("WEB_THREADS", "1"))
+proc_name = _service.service_name
+accesslog = os.environ.get("WEB_ACCESS_LOG") or None
+graceful_timeout = 10
+timeout = 30
