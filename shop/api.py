@@ -9,7 +9,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.http import JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -88,6 +88,14 @@ class TimelinePagination(CursorPagination):
     page_size_query_param = "limit"
     max_page_size = 500
     ordering = ("-created_at", "-id")
+    invalid_cursor_message = "Invalid cursor."
+
+    def decode_cursor(self, request):
+        """A malformed ?cursor= is bad input (400), not a missing resource (DRF says 404)."""
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError({"cursor": [self.invalid_cursor_message]}) from None
 
 
 # --- Django-level error views: every error has a JSON body, unknown paths included. ----------
@@ -133,4 +141,23 @@ def health_view(service):
 
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+SKU_PATH = "[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # a SKU in a URL; anything else is a 404, never a query
+SKU_PATTERN = rf"^{SKU_PATH}$"
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: DRF's IntegerField would also take "2", 2.0 and "2.0"."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class UUIDStringField(serializers.UUIDField):
+    """A UUID written as a string: DRF's UUIDField would also take the number 42."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)

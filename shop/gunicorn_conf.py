@@ -14,3 +14,4 @@ proc_name = _service.service_name
 accesslog = os.environ.get("WEB_ACCESS_LOG") or None
 graceful_timeout = 10
 timeout = 30
+control_socket_disable = True  # eight gunicorns on one machine would fight over one control socket

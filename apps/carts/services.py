@@ -16,6 +16,8 @@ MAX_LINE_QUANTITY = 10_000
 
 def cart_add_item(*, customer_id: UUID, product_sku: str, quantity: int) -> Cart:
     """Add ``quantity`` of a product, creating the customer's active cart when there is none."""
+    if quantity < 1:
+        raise InvalidRequest("The quantity must be at least 1.", field="quantity")
     if not CatalogProduct.objects.filter(sku=product_sku, deleted=False).exists():
         raise NotFound(f"No product with SKU {product_sku!r}.", field="product_sku")
     with transaction.atomic(using=DATABASE):

@@ -17,7 +17,12 @@ DEMO_CUSTOMERS = (
 def seed() -> list[str]:
     created = []
     for customer_id, name, email in DEMO_CUSTOMERS:
-        if not Customer.objects.filter(id=customer_id).exists():
-            customer_create(customer_id=customer_id, name=name, email=email)
-            created.append(f"customer {name}")
+        if Customer.objects.filter(id=customer_id).exists():
+            continue
+        # Another customer may hold the address by now (the demo one deleted, the address reused):
+        # leave it to them rather than fail the platform's start.
+        if Customer.objects.filter(email__iexact=email).exists():
+            continue
+        customer_create(customer_id=customer_id, name=name, email=email)
+        created.append(f"customer {name}")
     return created

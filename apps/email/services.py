@@ -1,13 +1,15 @@
 """Sending email through Django's configured email backend (SMTP in production)."""
 
+import re
 from uuid import UUID
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
 from django.utils import timezone
 
 from apps.email.enums import EmailStatus
-from apps.email.events import record_email_delivered
+from apps.email.events import DATABASE, record_email_delivered
 from apps.email.models import CustomerContact, EmailMessage
 
 
@@ -20,23 +22,26 @@ def email_send(
 ) -> EmailMessage | None:
     """Send the email for a notification once; None when it was sent already.
 
-    Runs in the handler's transaction: the record and the delivery event commit together. The
-    send itself cannot be rolled back, so a crash between send and commit may send it twice.
+    The record and the delivery event commit together (in the handler's transaction when there is
+    one). The send itself cannot be rolled back, so a crash between send and commit may send it twice.
     """
-    if EmailMessage.objects.filter(notification_id=notification_id).exists():
-        return None
-    address = to_address or _address_of(customer_id)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
-    message = EmailMessage.objects.create(
-        notification_id=notification_id,
-        customer_id=customer_id,
-        to_address=address,
-        subject=subject[:200],
-        body=body,
-        status=EmailStatus.SENT,
-        sent_at=timezone.now(),
-    )
-    record_email_delivered(notification_id=notification_id, delivered=True)
+    with transaction.atomic(using=DATABASE):
+        if EmailMessage.objects.filter(notification_id=notification_id).exists():
+            return None
+        address = to_address or _address_of(customer_id)
+        # A header cannot hold a line break (Django refuses it); titles come from clients' input.
+        subject = re.sub(r"\s*[\r\n]+\s*", " ", subject)
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
+        message = EmailMessage.objects.create(
+            notification_id=notification_id,
+            customer_id=customer_id,
+            to_address=address,
+            subject=subject[:200],
+            body=body,
+            status=EmailStatus.SENT,
+            sent_at=timezone.now(),
+        )
+        record_email_delivered(notification_id=notification_id, delivered=True)
     return message
 
 

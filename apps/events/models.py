@@ -71,3 +71,23 @@ class ProcessedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_name} {self.event_type} {self.message_id} ({self.status})"
+
+
+class DeadLetter(models.Model):
+    """An event a service gave up on after its last retry, kept whole so that staff can replay it."""
+
+    event_id = models.UUIDField(unique=True)
+    event_type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    attributes = models.JSONField()
+    error_message = models.TextField()
+    attempts = models.PositiveIntegerField(default=0)
+    dead_lettered_at = models.DateTimeField(default=timezone.now)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "dead_letters"
+        ordering = ("-dead_lettered_at",)
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"

@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from apps.inventory import services
-from apps.inventory.models import InventoryItem, StockMovement
+from apps.inventory.models import InventoryItem, Reservation, StockMovement
 from shop.admin_mixins import ReadOnlyModelAdmin
 
 
@@ -38,6 +38,13 @@ class StockMovementAdmin(ReadOnlyModelAdmin):
     search_fields = ("product_sku", "reference")
 
 
+class ReservationAdmin(ReadOnlyModelAdmin):
+    list_display = ("cart_id", "customer_id", "status", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("cart_id", "customer_id")
+
+
 def register(site: admin.AdminSite) -> None:
+    site.register(Reservation, ReservationAdmin)
     site.register(InventoryItem, InventoryItemAdmin)
     site.register(StockMovement, StockMovementAdmin)

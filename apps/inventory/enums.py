@@ -7,3 +7,9 @@ class MovementKind(models.TextChoices):
     ADJUSTED = "adjusted", "Adjusted by staff"
     RESERVED = "reserved", "Reserved for an order"
     RETURNED = "returned", "Returned by a cancelled order"
+
+
+class ReservationStatus(models.TextChoices):
+    RESERVED = "reserved", "Reserved (order confirmed or about to be)"
+    REJECTED = "rejected", "Rejected (insufficient stock; the cart may ask again)"
+    RELEASED = "released", "Released (order cancelled, stock returned)"

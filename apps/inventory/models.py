@@ -1,6 +1,6 @@
 from django.db import models
 
-from apps.inventory.enums import MovementKind
+from apps.inventory.enums import MovementKind, ReservationStatus
 
 
 class InventoryItem(models.Model):
@@ -34,3 +34,20 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_sku} {self.delta:+d} ({self.kind})"
+
+
+class Reservation(models.Model):
+    """What inventory decided for one converted cart; it makes reserving and returning happen once."""
+
+    cart_id = models.UUIDField(primary_key=True)
+    customer_id = models.UUIDField()
+    status = models.CharField(max_length=10, choices=ReservationStatus.choices)
+    items = models.JSONField(help_text="[{product_sku, quantity}] as reserved")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"cart {self.cart_id}: {self.status}"

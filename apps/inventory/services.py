@@ -4,13 +4,14 @@ from django.db import IntegrityError, transaction
 
 from apps.inventory.enums import MovementKind
 from apps.inventory.models import InventoryItem, StockMovement
-from shop.errors import AlreadyExists, NotFound
+from shop.errors import AlreadyExists, InvalidRequest, NotFound
 from shop.services import get_service
 
 DATABASE = get_service("inventory").database
 
 
 def inventory_create(*, product_sku: str, quantity: int, reference: str = "") -> InventoryItem:
+    _check_quantity(quantity)
     try:
         with transaction.atomic(using=DATABASE):
             item = InventoryItem.objects.create(product_sku=product_sku, quantity=quantity)
@@ -23,6 +24,7 @@ def inventory_create(*, product_sku: str, quantity: int, reference: str = "") ->
 
 
 def inventory_set_quantity(*, product_sku: str, quantity: int, reference: str = "") -> InventoryItem:
+    _check_quantity(quantity)
     with transaction.atomic(using=DATABASE):
         item = _locked(product_sku)
         delta = quantity - item.quantity
@@ -37,6 +39,12 @@ def inventory_delete(*, product_sku: str, reference: str = "") -> None:
         item = _locked(product_sku)
         _record_movement(product_sku, -item.quantity, MovementKind.ADJUSTED, reference or "deleted")
         item.delete()
+
+
+def _check_quantity(quantity: int) -> None:
+    # Checked here, not left to the database: its CHECK failure would read as "exists already" or a 500.
+    if quantity < 0:
+        raise InvalidRequest("Stock cannot be negative.", field="quantity")
 
 
 def _record_movement(product_sku: str, delta: int, kind: MovementKind, reference: str) -> None:

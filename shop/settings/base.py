@@ -8,6 +8,7 @@ Without ``SHOP_SERVICE`` (management commands, tests, the workers) every connect
 from pathlib import Path
 
 import environ
+import orjson
 
 from shop.services import SERVICES, get_service
 
@@ -134,6 +135,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "shop.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "DATETIME_FORMAT": "iso-8601",
+    # DRF keys a list's errors by integer index; orjson must be told to write such keys.
+    "ORJSON_RENDERER_OPTIONS": (orjson.OPT_NON_STR_KEYS,),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -144,10 +147,6 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
-
-# --- Messaging -------------------------------------------------------------------------------
-GOOGLE_CLOUD_PROJECT = env.str("GOOGLE_CLOUD_PROJECT", default="shop-local")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="amqp://guest:guest@127.0.0.1:5672//")
 
 # --- Email -----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -169,3 +168,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Integrations, each in its own module ------------------------------------------------------
+from shop.settings.celery import *  # noqa: E402,F403
+from shop.settings.pubsub import *  # noqa: E402,F403

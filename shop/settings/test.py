@@ -2,6 +2,8 @@
 
 import os
 
+# The Pub/Sub client libraries read this from the process environment themselves.
+os.environ.setdefault("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-a-secret")
 
 from shop.settings.base import *  # noqa: F403

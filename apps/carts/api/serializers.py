@@ -3,12 +3,12 @@ from rest_framework import serializers
 from apps.carts.enums import CartStatus
 from apps.carts.models import Cart, CartItem
 from apps.carts.services import MAX_LINE_QUANTITY
-from shop.api import SKU_PATTERN
+from shop.api import SKU_PATTERN, StrictIntegerField
 
 
 class CartItemInputSerializer(serializers.Serializer):
     product_sku = serializers.RegexField(SKU_PATTERN, max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
+    quantity = StrictIntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
 
 
 class CartItemSerializer(serializers.ModelSerializer):

@@ -1,5 +1,7 @@
 """The cart of the caller named by X-Customer-ID."""
 
+import re
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -13,7 +15,8 @@ from apps.carts.api.serializers import (
     CartSerializer,
     empty_cart,
 )
-from shop.api import CUSTOMER_HEADER, customer_id_from
+from shop.api import CUSTOMER_HEADER, SKU_PATTERN, customer_id_from
+from shop.errors import NotFound
 
 CUSTOMER_PARAMETER = OpenApiParameter(
     CUSTOMER_HEADER, OpenApiTypes.UUID, OpenApiParameter.HEADER, required=True, description="the caller"
@@ -42,6 +45,9 @@ class CartItemView(APIView):
     @extend_schema(parameters=[CUSTOMER_PARAMETER], responses={200: CartSerializer})
     def delete(self, request, product_sku: str):
         customer_id = customer_id_from(request)
+        if not re.fullmatch(SKU_PATTERN, product_sku):
+            # No cart holds such a SKU; and PostgreSQL refuses some (NUL), which would be a 500.
+            raise NotFound(f"SKU {product_sku!r} is not in the cart.")
         cart = services.cart_remove_item(customer_id=customer_id, product_sku=product_sku)
         return Response(CartSerializer(_fresh(cart)).data)
 

@@ -15,6 +15,12 @@ class CustomerUpdateSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254, required=False)
 
 
+class CustomerListQuerySerializer(serializers.Serializer):
+    """GET /customers query: a NUL character (which PostgreSQL cannot compare) is a 400, not a 500."""
+
+    email = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+
 class CustomerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Customer

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from apps.customers import selectors, services
 from apps.customers.api.serializers import (
     CustomerCreateSerializer,
+    CustomerListQuerySerializer,
     CustomerSerializer,
     CustomerUpdateSerializer,
 )
@@ -20,11 +21,13 @@ class CustomerViewSet(viewsets.GenericViewSet):
     lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self):
-        return selectors.customer_list(email=self.request.query_params.get("email"))
+        return selectors.customer_list()
 
     @extend_schema(parameters=[OpenApiParameter("email", str, description="exact email, any case")])
     def list(self, request):
-        page = self.paginate_queryset(self.get_queryset())
+        query = CustomerListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = self.paginate_queryset(selectors.customer_list(email=query.validated_data.get("email")))
         return self.get_paginated_response(CustomerSerializer(page, many=True).data)
 
     def retrieve(self, request, customer_id: UUID):

@@ -8,14 +8,15 @@ from apps.inventory.api.serializers import (
     InventoryItemSerializer,
     InventoryUpdateSerializer,
 )
-from shop.api import CatalogPagination
+from shop.api import SKU_PATH, CatalogPagination
 
 
 class InventoryViewSet(viewsets.GenericViewSet):
     serializer_class = InventoryItemSerializer
     pagination_class = CatalogPagination
     lookup_url_kwarg = "product_sku"
-    lookup_value_regex = "[^/]+"
+    # No NUL: PostgreSQL cannot compare text containing one, so such a path must be a 404, not a 500.
+    lookup_value_regex = SKU_PATH
 
     def get_queryset(self):
         return selectors.inventory_list()

@@ -2,10 +2,11 @@ from rest_framework import serializers
 
 from apps.notifications.enums import Channel
 from apps.notifications.models import Notification
+from shop.api import UUIDStringField
 
 
 class NotificationCreateSerializer(serializers.Serializer):
-    customer_id = serializers.UUIDField()
+    customer_id = UUIDStringField()
     channel = serializers.ChoiceField(choices=Channel.choices)
     message = serializers.CharField(max_length=5000)
     title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")

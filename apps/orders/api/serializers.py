@@ -2,20 +2,20 @@ from rest_framework import serializers
 
 from apps.orders.enums import OrderStatus
 from apps.orders.models import Order, OrderItem, OrderStatusChange
-from shop.api import SKU_PATTERN
+from shop.api import SKU_PATTERN, StrictIntegerField, UUIDStringField
 
 MAX_LINES = 100
 
 
 class OrderLineInputSerializer(serializers.Serializer):
     product_sku = serializers.RegexField(SKU_PATTERN, max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=10_000)
+    quantity = StrictIntegerField(min_value=1, max_value=10_000)
 
 
 class OrderRequestSerializer(serializers.Serializer):
     """POST /orders: an order asked for without a cart; the caller is X-Customer-ID or customer_id."""
 
-    customer_id = serializers.UUIDField(required=False)
+    customer_id = UUIDStringField(required=False)
     items = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
 
     def validate_items(self, items):

@@ -8,14 +8,14 @@ from apps.products.api.serializers import (
     ProductSerializer,
     ProductUpdateSerializer,
 )
-from shop.api import CatalogPagination
+from shop.api import SKU_PATH, CatalogPagination
 
 
 class ProductViewSet(viewsets.GenericViewSet):
     serializer_class = ProductSerializer
     pagination_class = CatalogPagination
     lookup_field = "sku"
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = SKU_PATH
 
     def get_queryset(self):
         return selectors.product_list()

@@ -1,0 +1,109 @@
+"""The cart's handlers as the bridge runs them: through its Celery task and the inbox."""
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from apps.carts.models import CatalogProduct
+from apps.carts.services import cart_convert
+from apps.carts.tasks import handle_event
+from apps.carts.tests.factories import CartFactory, CartItemFactory
+from apps.events.contracts import OrderCreated, PricedLine, ProductChanged, ShortfallLine, StockRejected
+from apps.events.models import ProcessedMessage
+
+pytestmark = pytest.mark.django_db(databases=["cart"])
+
+
+def deliver(event, event_id=None):
+    """Hand the task a message as the bridge would: JSON payload, envelope in the attributes."""
+    attributes = {
+        "event_id": str(event_id or uuid.uuid4()),
+        "event_type": event.event_type(),
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "schema_version": str(event.schema_version),
+    }
+    return handle_event(event.event_type(), event.model_dump(mode="json"), attributes)
+
+
+def stock_rejected(cart):
+    return StockRejected(
+        cart_id=cart.id,
+        customer_id=cart.customer_id,
+        details=[ShortfallLine(product_sku="LAP-001", requested=2, available=0)],
+    )
+
+
+def state(cart):
+    cart.refresh_from_db()
+    return cart.status, cart.cart_locked
+
+
+def test_stock_rejected_is_applied_once_and_recorded_in_the_cart_inbox():
+    cart = CartFactory(processing=True)
+    event_id = uuid.uuid4()
+
+    assert deliver(stock_rejected(cart), event_id) == "processed"
+
+    assert state(cart) == ("stock-unavailable", False)
+    [row] = ProcessedMessage.objects.using("cart").all()
+    assert (row.message_id, row.event_type, row.service_name, row.status) == (
+        str(event_id),
+        "stock.rejected",
+        "cart-service",
+        "success",
+    )
+
+
+def test_a_redelivered_stock_rejected_never_unlocks_the_next_conversion():
+    # given a rejected cart that the customer has converted again
+    cart = CartFactory(processing=True)
+    CartItemFactory(cart=cart, product_sku="LAP-001")
+    event_id = uuid.uuid4()
+    deliver(stock_rejected(cart), event_id)
+    cart_convert(customer_id=cart.customer_id)
+
+    # when the first rejection is delivered again
+    outcome = deliver(stock_rejected(cart), event_id)
+
+    # then it has no second effect
+    assert outcome == "duplicate"
+    assert state(cart) == ("processing", True)
+    assert ProcessedMessage.objects.using("cart").count() == 1
+
+
+def test_order_created_through_the_task_makes_the_cart_ordered():
+    cart = CartFactory(processing=True)
+    event = OrderCreated(
+        order_id=uuid.uuid4(),
+        cart_id=cart.id,
+        customer_id=cart.customer_id,
+        total_amount=Decimal("19.98"),
+        items=[PricedLine(product_sku="LAP-001", quantity=2, price=Decimal("9.99"))],
+    )
+
+    assert deliver(event) == "processed"
+
+    assert state(cart) == ("ordered", True)
+
+
+def test_product_changed_through_the_task_updates_the_catalog_copy():
+    event = ProductChanged(sku="LAP-001", name="Laptop", description="", price=Decimal("999.99"), version=7)
+
+    assert deliver(event) == "processed"
+
+    product = CatalogProduct.objects.get(sku="LAP-001")
+    assert (product.price, product.version, product.deleted) == (Decimal("999.99"), 7, False)
+
+
+def test_a_malformed_stock_rejected_changes_no_cart():
+    cart = CartFactory(processing=True)
+    payload = {"customer_id": str(cart.customer_id), "details": []}  # no cart_id
+    attributes = {"event_id": str(uuid.uuid4()), "event_type": "stock.rejected", "schema_version": "1"}
+
+    outcome = handle_event("stock.rejected", payload, attributes)
+
+    assert outcome == "dead_lettered"
+    assert state(cart) == ("processing", True)
+    assert not ProcessedMessage.objects.using("cart").filter(status="success").exists()

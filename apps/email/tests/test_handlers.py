@@ -1,0 +1,322 @@
+import smtplib
+import uuid
+
+import pytest
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
+
+from apps.email import handlers
+from apps.email.enums import EmailStatus
+from apps.email.models import CustomerContact, EmailMessage
+from apps.email.services import RecipientUnknown, email_send
+from apps.email.tests.factories import CustomerContactFactory, EmailMessageFactory
+from apps.events.contracts import CustomerChanged, EmailRequested, Envelope
+from apps.events.models import OutboxEvent
+
+pytestmark = pytest.mark.django_db(databases=["email"])
+
+CUSTOMER = uuid.UUID("550e8400-e29b-41d4-a716-446655440001")
+
+
+class FailingBackend(BaseEmailBackend):
+    """An SMTP server that refuses every message."""
+
+    def send_messages(self, email_messages):
+        raise smtplib.SMTPServerDisconnected("connection unexpectedly closed")
+
+
+def envelope_for(event, event_id=None) -> Envelope:
+    return Envelope(
+        event_id=event_id or uuid.uuid4(),
+        event_type=event.event_type(),
+        occurred_at="2024-05-01T12:00:00Z",
+        schema_version=1,
+    )
+
+
+def handle(handler, event, envelope=None) -> None:
+    """Run a handler the way the inbox does: inside the service database's transaction."""
+    with transaction.atomic(using="email"):
+        handler(event, envelope or envelope_for(event))
+
+
+def customer_changed(*, version, email="jane.doe@example.com", name="Jane Doe", deleted=False) -> CustomerChanged:
+    return CustomerChanged(customer_id=CUSTOMER, name=name, email=email, version=version, deleted=deleted)
+
+
+def email_requested(**fields) -> EmailRequested:
+    return EmailRequested(
+        **{
+            "notification_id": uuid.uuid4(),
+            "customer_id": CUSTOMER,
+            "subject": "Your order is confirmed",
+            "body": "Order 42 is confirmed. Total: 999.99",
+            **fields,
+        }
+    )
+
+
+def delivered_events():
+    return list(OutboxEvent.objects.using("email").filter(event_type="notification.delivered").order_by("id"))
+
+
+# --- customer.changed ---------------------------------------------------------------------------
+
+
+def test_customer_changed_keeps_a_copy_of_the_contact():
+    handle(handlers.on_customer_changed, customer_changed(version=10))
+
+    contact = CustomerContact.objects.get(customer_id=CUSTOMER)
+    assert contact.email == "jane.doe@example.com"
+    assert contact.name == "Jane Doe"
+    assert contact.version == 10
+    assert contact.deleted is False
+
+
+def test_a_newer_version_replaces_the_copy():
+    handle(handlers.on_customer_changed, customer_changed(version=10))
+
+    handle(handlers.on_customer_changed, customer_changed(version=11, email="jane@new.example.com", name="Jane D."))
+
+    contact = CustomerContact.objects.get(customer_id=CUSTOMER)
+    assert (contact.email, contact.name, contact.version) == ("jane@new.example.com", "Jane D.", 11)
+
+
+@pytest.mark.parametrize("late_version", [9, 10])
+def test_an_older_or_repeated_version_changes_nothing(late_version):
+    handle(handlers.on_customer_changed, customer_changed(version=10))
+
+    handle(handlers.on_customer_changed, customer_changed(version=late_version, email="stale@example.com"))
+
+    contact = CustomerContact.objects.get(customer_id=CUSTOMER)
+    assert (contact.email, contact.version) == ("jane.doe@example.com", 10)
+    assert CustomerContact.objects.count() == 1
+
+
+def test_a_late_change_never_brings_a_deleted_customer_back():
+    handle(handlers.on_customer_changed, customer_changed(version=10))
+    handle(handlers.on_customer_changed, customer_changed(version=12, deleted=True))
+
+    handle(handlers.on_customer_changed, customer_changed(version=11, email="late@example.com"))
+
+    contact = CustomerContact.objects.get(customer_id=CUSTOMER)
+    assert contact.deleted is True
+    assert contact.version == 12
+
+
+def test_customer_changed_publishes_nothing():
+    handle(handlers.on_customer_changed, customer_changed(version=1))
+
+    assert not OutboxEvent.objects.using("email").exists()
+
+
+# --- email.requested ----------------------------------------------------------------------------
+
+
+def test_email_requested_sends_one_email_to_the_customers_address(mailoutbox, settings):
+    # given
+    CustomerContactFactory(customer_id=CUSTOMER, email="jane.doe@example.com")
+    event = email_requested()
+
+    # when
+    handle(handlers.on_email_requested, event)
+
+    # then
+    [sent] = mailoutbox
+    assert sent.to == ["jane.doe@example.com"]
+    assert sent.from_email == settings.DEFAULT_FROM_EMAIL
+    assert sent.subject == "Your order is confirmed"
+    assert sent.body == "Order 42 is confirmed. Total: 999.99"
+
+
+def test_email_requested_records_the_message_and_the_delivery():
+    CustomerContactFactory(customer_id=CUSTOMER, email="jane.doe@example.com")
+    event = email_requested()
+
+    handle(handlers.on_email_requested, event)
+
+    [message] = EmailMessage.objects.all()
+    assert message.notification_id == event.notification_id
+    assert message.customer_id == CUSTOMER
+    assert message.to_address == "jane.doe@example.com"
+    assert message.subject == event.subject
+    assert message.body == event.body
+    assert message.status == EmailStatus.SENT
+    assert message.sent_at is not None
+    [delivered] = delivered_events()
+    assert delivered.topic == "notification.delivered"
+    assert delivered.payload == {
+        "notification_id": str(event.notification_id),
+        "channel": "email",
+        "delivered": True,
+        "error": "",
+    }
+    assert delivered.ordering_key == str(event.notification_id)
+    assert delivered.published_at is None
+
+
+def test_the_same_request_twice_sends_once(mailoutbox):
+    # given
+    CustomerContactFactory(customer_id=CUSTOMER)
+    event = email_requested()
+    envelope = envelope_for(event)
+    handle(handlers.on_email_requested, event, envelope)
+
+    # when: redelivered, and re-published under a fresh envelope
+    handle(handlers.on_email_requested, event, envelope)
+    handle(handlers.on_email_requested, event)
+
+    # then
+    assert len(mailoutbox) == 1
+    assert EmailMessage.objects.count() == 1
+    assert len(delivered_events()) == 1
+
+
+def test_an_already_recorded_email_is_not_sent_again(mailoutbox):
+    CustomerContactFactory(customer_id=CUSTOMER)
+    earlier = EmailMessageFactory(customer_id=CUSTOMER)
+
+    handle(handlers.on_email_requested, email_requested(notification_id=earlier.notification_id))
+
+    assert mailoutbox == []
+    assert delivered_events() == []
+
+
+def test_each_notification_gets_its_own_email(mailoutbox):
+    CustomerContactFactory(customer_id=CUSTOMER)
+
+    handle(handlers.on_email_requested, email_requested(subject="First"))
+    handle(handlers.on_email_requested, email_requested(subject="Second"))
+
+    assert [m.subject for m in mailoutbox] == ["First", "Second"]
+    assert len(delivered_events()) == 2
+
+
+def test_a_staff_alert_goes_to_the_given_address(mailoutbox):
+    # given: a known customer, but the request names its own recipient
+    CustomerContactFactory(customer_id=CUSTOMER, email="jane.doe@example.com")
+    event = email_requested(customer_id=None, to_address="stock-manager@example.com", subject="Stock shortfall")
+
+    # when
+    handle(handlers.on_email_requested, event)
+
+    # then
+    [sent] = mailoutbox
+    assert sent.to == ["stock-manager@example.com"]
+    message = EmailMessage.objects.get(notification_id=event.notification_id)
+    assert message.to_address == "stock-manager@example.com"
+    assert message.customer_id is None
+    assert len(delivered_events()) == 1
+
+
+def test_to_address_wins_over_the_customers_address(mailoutbox):
+    CustomerContactFactory(customer_id=CUSTOMER, email="jane.doe@example.com")
+
+    handle(handlers.on_email_requested, email_requested(to_address="ops@example.com"))
+
+    assert mailoutbox[0].to == ["ops@example.com"]
+
+
+def test_the_latest_known_address_is_used(mailoutbox):
+    handle(handlers.on_customer_changed, customer_changed(version=1, email="old@example.com"))
+    handle(handlers.on_customer_changed, customer_changed(version=2, email="new@example.com"))
+
+    handle(handlers.on_email_requested, email_requested())
+
+    assert mailoutbox[0].to == ["new@example.com"]
+
+
+def test_an_unknown_customer_raises_recipient_unknown_and_sends_nothing(mailoutbox):
+    CustomerContactFactory()  # somebody else
+
+    with pytest.raises(RecipientUnknown):
+        handle(handlers.on_email_requested, email_requested())
+
+    assert mailoutbox == []
+    assert not EmailMessage.objects.exists()
+    assert delivered_events() == []
+
+
+def test_a_deleted_customer_is_unknown(mailoutbox):
+    CustomerContactFactory(customer_id=CUSTOMER, deleted=True)
+
+    with pytest.raises(RecipientUnknown):
+        handle(handlers.on_email_requested, email_requested())
+
+    assert mailoutbox == []
+    assert not EmailMessage.objects.exists()
+
+
+def test_a_request_without_customer_or_address_is_unknown(mailoutbox):
+    with pytest.raises(RecipientUnknown):
+        handle(handlers.on_email_requested, email_requested(customer_id=None))
+
+    assert mailoutbox == []
+
+
+def test_the_request_succeeds_once_the_address_arrives(mailoutbox):
+    """RecipientUnknown is worth retrying: the customer.changed event may simply be late."""
+
+    # given
+    event = email_requested()
+    envelope = envelope_for(event)
+    with pytest.raises(RecipientUnknown):
+        handle(handlers.on_email_requested, event, envelope)
+
+    # when
+    handle(handlers.on_customer_changed, customer_changed(version=1, email="jane.doe@example.com"))
+    handle(handlers.on_email_requested, event, envelope)
+
+    # then
+    assert [m.to for m in mailoutbox] == [["jane.doe@example.com"]]
+    assert len(delivered_events()) == 1
+
+
+def test_a_failing_mail_server_records_nothing(settings, mailoutbox):
+    """The attempt fails as a whole, so the retry sends the email and reports it."""
+
+    settings.EMAIL_BACKEND = "apps.email.tests.test_handlers.FailingBackend"
+    CustomerContactFactory(customer_id=CUSTOMER)
+
+    with pytest.raises(smtplib.SMTPException):
+        handle(handlers.on_email_requested, email_requested())
+
+    assert not EmailMessage.objects.exists()
+    assert delivered_events() == []
+
+
+def test_a_subject_with_line_breaks_is_sent_on_one_line(mailoutbox):
+    """Titles come from POST /notifications; a line break must not make the email unsendable."""
+
+    CustomerContactFactory(customer_id=CUSTOMER)
+    event = email_requested(subject="Big\r\nnews\ntoday")
+
+    handle(handlers.on_email_requested, event)
+
+    [sent] = mailoutbox
+    assert sent.subject == "Big news today"
+    assert sent.body == event.body
+    assert EmailMessage.objects.get().subject == "Big news today"
+    assert len(delivered_events()) == 1
+
+
+@pytest.mark.django_db(databases=["email"], transaction=True)
+def test_sending_outside_a_transaction_commits_the_record_with_its_event(mailoutbox):
+    """A service is transactional on its own: a record without its delivery event would never
+    be reported, because the retry finds the record and stops there."""
+
+    CustomerContactFactory(customer_id=CUSTOMER)
+    event = email_requested()
+
+    email_send(notification_id=event.notification_id, customer_id=CUSTOMER, subject=event.subject, body=event.body)
+
+    assert len(mailoutbox) == 1
+    assert EmailMessage.objects.count() == 1
+    assert len(delivered_events()) == 1
+
+
+def test_handler_map_covers_the_events_the_service_consumes():
+    assert {
+        "customer.changed": handlers.on_customer_changed,
+        "email.requested": handlers.on_email_requested,
+    } == handlers.HANDLERS

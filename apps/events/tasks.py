@@ -1,0 +1,95 @@
+"""The Celery adapter every service's handlers run through.
+
+Each domain app's tasks.py builds its task with ``handler_task(service, HANDLERS)``; the bridge
+sends it by name to the service's own queue. The task deserializes, runs the handler in the
+inbox transaction, retries with exponential backoff, and dead-letters after the last retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from apps.events.inbox import Handler, MalformedEvent, consume, dead_letter, parse, record_failure
+from shop.services import get_service
+
+logger = logging.getLogger(__name__)
+
+
+def task_name(service_name: str) -> str:
+    return f"{service_name}.handle_event"
+
+
+def retry_countdown(retries: int) -> float:
+    """Exponential backoff with jitter: about 1, 2, 4 ... seconds, capped."""
+    return min(settings.HANDLER_RETRY_BACKOFF_MAX, 2**retries) * random.uniform(0.5, 1.0)
+
+
+def handler_task(service_name: str, handlers: dict[str, Handler]) -> Task:
+    service = get_service(service_name)
+
+    @shared_task(
+        bind=True,
+        name=task_name(service_name),
+        acks_late=True,
+        reject_on_worker_lost=True,
+        max_retries=settings.HANDLER_MAX_RETRIES,
+    )
+    def handle_event(self: Task, event_type: str, payload: dict, attributes: dict) -> str:
+        started_at = timezone.now()
+        event_id = attributes.get("event_id", "")
+        try:
+            handler = handlers[event_type]
+            event, envelope = parse(event_type, payload, attributes)
+        except (KeyError, MalformedEvent) as exc:
+            error = f"cannot handle {event_type!r}: {exc}"
+            logger.error("%s: dead-lettering %s %s: %s", service.service_name, event_type, event_id, error)
+            dead_letter(
+                database=service.database,
+                service_name=service.service_name,
+                event_type=event_type,
+                payload=payload,
+                attributes=attributes,
+                error=error,
+                attempts=self.request.retries + 1,
+            )
+            return "dead_lettered"
+        try:
+            done = consume(
+                database=service.database,
+                service_name=service.service_name,
+                handler=handler,
+                event=event,
+                envelope=envelope,
+                started_at=started_at,
+            )
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if self.request.retries >= self.max_retries:
+                logger.error("%s: giving up on %s %s: %s", service.service_name, event_type, event_id, error)
+                dead_letter(
+                    database=service.database,
+                    service_name=service.service_name,
+                    event_type=event_type,
+                    payload=payload,
+                    attributes=attributes,
+                    error=error,
+                    attempts=self.request.retries + 1,
+                )
+                return "dead_lettered"
+            logger.warning("%s: %s %s failed, will retry: %s", service.service_name, event_type, event_id, error)
+            record_failure(
+                database=service.database,
+                service_name=service.service_name,
+                event_id=event_id,
+                event_type=event_type,
+                error=error,
+            )
+            raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
+        return "processed" if done else "duplicate"
+
+    return handle_event

@@ -1,0 +1,19 @@
+"""What the inventory service publishes: the outcome of a stock reservation."""
+
+from uuid import UUID
+
+from apps.events.contracts import Line, ShortfallLine, StockAvailable, StockRejected
+from apps.events.outbox import record_event
+from shop.services import get_service
+
+DATABASE = get_service("inventory").database
+
+
+def record_stock_available(*, cart_id: UUID, customer_id: UUID, items: list[Line]) -> None:
+    event = StockAvailable(cart_id=cart_id, customer_id=customer_id, items=items)
+    record_event(event, using=DATABASE, ordering_key=str(cart_id), correlation_id=cart_id)
+
+
+def record_stock_rejected(*, cart_id: UUID, customer_id: UUID, details: list[ShortfallLine]) -> None:
+    event = StockRejected(cart_id=cart_id, customer_id=customer_id, details=details)
+    record_event(event, using=DATABASE, ordering_key=str(cart_id), correlation_id=cart_id)

@@ -1,0 +1,6 @@
+"""The notification service's Celery task: its handlers, run through the inbox on its own queue."""
+
+from apps.events.tasks import handler_task
+from apps.notifications.handlers import HANDLERS
+
+handle_event = handler_task("notification", HANDLERS)

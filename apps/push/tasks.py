@@ -1,0 +1,6 @@
+"""The push service's Celery task: its handlers, run through the inbox on its own queue."""
+
+from apps.events.tasks import handler_task
+from apps.push.handlers import HANDLERS
+
+handle_event = handler_task("push", HANDLERS)

@@ -1,0 +1,27 @@
+"""Google Cloud Pub/Sub: the emulator locally (PUBSUB_EMULATOR_HOST), Google Cloud in production.
+
+Imported by base.py. The client libraries read PUBSUB_EMULATOR_HOST from the process environment
+themselves; `make run` and the test suite set it.
+"""
+
+from shop.settings.base import env
+
+GOOGLE_CLOUD_PROJECT = env.str("GOOGLE_CLOUD_PROJECT", default="shop-local")
+PUBSUB_EMULATOR_HOST = env.str("PUBSUB_EMULATOR_HOST", default="")
+# Subscriptions: how long Pub/Sub waits for an ack, how often it redelivers, when it gives up.
+PUBSUB_ACK_DEADLINE_SECONDS = env.int("PUBSUB_ACK_DEADLINE_SECONDS", default=30)
+PUBSUB_MAX_DELIVERY_ATTEMPTS = env.int("PUBSUB_MAX_DELIVERY_ATTEMPTS", default=5)
+PUBSUB_MIN_BACKOFF_SECONDS = env.int("PUBSUB_MIN_BACKOFF_SECONDS", default=1)
+PUBSUB_MAX_BACKOFF_SECONDS = env.int("PUBSUB_MAX_BACKOFF_SECONDS", default=60)
+# Per-key ordered delivery. Off by default: every consumer tolerates reordering (versions on
+# copied state, status guards in the saga), and the emulator wedges a subscription that has
+# both ordering and a dead-letter policy (NullPointerException in OrderedMessageBacklog.pull).
+PUBSUB_ENABLE_MESSAGE_ORDERING = env.bool("PUBSUB_ENABLE_MESSAGE_ORDERING", default=False)
+# Relay: how many outbox rows one batch publishes, and the fallback poll when no NOTIFY arrives.
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
+OUTBOX_POLL_SECONDS = env.float("OUTBOX_POLL_SECONDS", default=1.0)
+# Bridge: how many messages one subscription may have in flight.
+BRIDGE_MAX_MESSAGES = env.int("BRIDGE_MAX_MESSAGES", default=200)
+# Handlers: Celery retries with exponential backoff, then the event is dead-lettered.
+HANDLER_MAX_RETRIES = env.int("HANDLER_MAX_RETRIES", default=8)
+HANDLER_RETRY_BACKOFF_MAX = env.int("HANDLER_RETRY_BACKOFF_MAX", default=60)
