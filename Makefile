@@ -11,7 +11,8 @@ run: install infra setup  ## fresh machine -> everything installed, migrated, se
 	$(MANAGE) run_platform
 
 test: install infra lint  ## fresh machine -> the whole test suite
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile -m "not e2e"
+	$(BIN)/pytest -m e2e  # whole platforms of real processes: one at a time, not beside the unit tests
 
 install: $(VENV)/.installed
 

@@ -6,7 +6,11 @@ router, the admin sites, the process runner, the tests) reads it from here.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+
+# Lets two platforms share one broker (a test run beside `make run`): queues become <prefix><name>.
+QUEUE_PREFIX = os.environ.get("SHOP_QUEUE_PREFIX", "")
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class Service:
 
     @property
     def queue(self) -> str:
-        return self.name
+        return f"{QUEUE_PREFIX}{self.name}"
 
     @property
     def database(self) -> str:

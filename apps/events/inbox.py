@@ -8,10 +8,12 @@ failure is recorded in a transaction of its own so that staff can see it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 from pydantic import ValidationError
@@ -87,6 +89,8 @@ def consume(
         if cursor.fetchone() is None:
             return False
         handler(event, envelope)
+        if settings.HANDLER_FAULT_DELAY_SECONDS:
+            time.sleep(settings.HANDLER_FAULT_DELAY_SECONDS)  # fault injection: a window to kill us in
     return True
 
 

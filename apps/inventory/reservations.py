@@ -17,8 +17,12 @@ from apps.inventory.models import InventoryItem, Reservation, StockMovement
 
 def stock_reserve(*, cart_id: UUID, customer_id: UUID, items: list[Line]) -> bool:
     """Reserve every item or none; publish stock-available or stock.rejected. True when reserved."""
-    decided = Reservation.objects.select_for_update().filter(cart_id=cart_id).first()
-    if decided is not None and decided.status != ReservationStatus.REJECTED:
+    # Claim the cart's row first, inserting it if new: a concurrent request for the same cart then
+    # waits on it and sees the outcome (a plain SELECT ... FOR UPDATE would lock no row for a new cart).
+    decided, created = Reservation.objects.select_for_update().get_or_create(
+        cart_id=cart_id, defaults={"customer_id": customer_id, "status": ReservationStatus.REJECTED, "items": []}
+    )
+    if not created and decided.status != ReservationStatus.REJECTED:
         return decided.status == ReservationStatus.RESERVED  # this cart has its outcome already
     wanted = Counter()
     for line in items:
@@ -34,9 +38,8 @@ def stock_reserve(*, cart_id: UUID, customer_id: UUID, items: list[Line]) -> boo
     ]
     lines = [{"product_sku": sku, "quantity": quantity} for sku, quantity in sorted(wanted.items())]
     status = ReservationStatus.REJECTED if shortfall else ReservationStatus.RESERVED
-    Reservation.objects.update_or_create(
-        cart_id=cart_id, defaults={"customer_id": customer_id, "status": status, "items": lines}
-    )
+    decided.customer_id, decided.status, decided.items = customer_id, status, lines
+    decided.save(update_fields=["customer_id", "status", "items", "updated_at"])
     if shortfall:
         record_stock_rejected(cart_id=cart_id, customer_id=customer_id, details=shortfall)
         return False

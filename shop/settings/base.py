@@ -72,8 +72,8 @@ TEMPLATES = [
 
 # --- Databases -------------------------------------------------------------------------------
 # "default" holds what staff share (accounts, sessions, the admin log). Every service has its
-# own database, by default a sibling of DATABASE_URL named shop_<service>; <SERVICE>_DATABASE_URL
-# points one elsewhere.
+# own database, by default a sibling of DATABASE_URL named <that database>_<service> (shop_cart);
+# <SERVICE>_DATABASE_URL points one elsewhere.
 DATABASE_URL = env.str("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/shop")
 CONN_MAX_AGE = env.int("DJANGO_CONN_MAX_AGE", default=60)
 
@@ -87,7 +87,10 @@ def _database(url: str) -> dict:
 
 
 def _service_database_url(name: str) -> str:
-    default_url = DATABASE_URL.rsplit("/", 1)[0] + f"/shop_{name}"
+    """<SERVICE>_DATABASE_URL, else a sibling of DATABASE_URL: .../shop -> .../shop_cart."""
+    base, _, database = DATABASE_URL.rpartition("/")
+    database, separator, query = database.partition("?")
+    default_url = f"{base}/{database}_{name}{separator}{query}"
     return env.str(f"{name.upper()}_DATABASE_URL", default=default_url)
 
 
@@ -151,6 +154,8 @@ SPECTACULAR_SETTINGS = {
 # --- Email -----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# filemail:// URLs cannot carry an absolute path through django-environ: give it here.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=EMAIL_CONFIG["EMAIL_FILE_PATH"])
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@example.com")
 STOCK_MANAGER_EMAIL = env.str("STOCK_MANAGER_EMAIL", default="stock-manager@example.com")
 

@@ -25,3 +25,6 @@ BRIDGE_MAX_MESSAGES = env.int("BRIDGE_MAX_MESSAGES", default=200)
 # Handlers: Celery retries with exponential backoff, then the event is dead-lettered.
 HANDLER_MAX_RETRIES = env.int("HANDLER_MAX_RETRIES", default=8)
 HANDLER_RETRY_BACKOFF_MAX = env.int("HANDLER_RETRY_BACKOFF_MAX", default=60)
+# Fault injection for tests and chaos runs only: each handler sleeps this long after its effects,
+# before its transaction commits, so that a worker can be killed in the middle of a task.
+HANDLER_FAULT_DELAY_SECONDS = env.float("HANDLER_FAULT_DELAY_SECONDS", default=0.0)

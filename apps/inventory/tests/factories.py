@@ -1,5 +1,9 @@
+import uuid
+from datetime import UTC, datetime
+
 import factory
 
+from apps.events.contracts import Envelope, Event, Line, OrderCancelled, OrderRequested
 from apps.inventory.enums import MovementKind
 from apps.inventory.models import InventoryItem, StockMovement
 
@@ -24,3 +28,50 @@ class StockMovementFactory(factory.django.DjangoModelFactory):
     delta = 10
     kind = MovementKind.ADJUSTED
     reference = "test"
+
+
+# --- The events inventory consumes ---------------------------------------------------------------
+
+
+def lines(*pairs: tuple[str, int]) -> list[Line]:
+    return [Line(product_sku=sku, quantity=quantity) for sku, quantity in pairs]
+
+
+def order_requested(*pairs: tuple[str, int], cart_id=None, customer_id=None) -> OrderRequested:
+    """order_requested(("LAP-001", 2), ("PHN-001", 1)): a converted cart asking for stock."""
+    return OrderRequested(
+        cart_id=cart_id or uuid.uuid4(),
+        customer_id=customer_id or uuid.uuid4(),
+        items=lines(*pairs),
+    )
+
+
+def order_cancelled(requested: OrderRequested, *, items=None, order_id=None) -> OrderCancelled:
+    """The cancellation of the order made for ``requested``'s cart (its items unless given)."""
+    return OrderCancelled(
+        order_id=order_id or uuid.uuid4(),
+        cart_id=requested.cart_id,
+        customer_id=requested.customer_id,
+        reason="cancelled by the customer",
+        items=requested.items if items is None else lines(*items),
+    )
+
+
+def envelope_for(event: Event, event_id=None) -> Envelope:
+    return Envelope(
+        event_id=event_id or uuid.uuid4(),
+        event_type=event.event_type(),
+        occurred_at=datetime.now(UTC).isoformat(),
+        schema_version=event.schema_version,
+    )
+
+
+def attributes_for(event: Event, event_id=None) -> dict[str, str]:
+    """The envelope as the bridge hands it to the task: Pub/Sub message attributes."""
+    envelope = envelope_for(event, event_id)
+    return {
+        "event_id": str(envelope.event_id),
+        "event_type": envelope.event_type,
+        "occurred_at": envelope.occurred_at,
+        "schema_version": str(envelope.schema_version),
+    }

@@ -6,7 +6,6 @@ service queue under honcho.
 """
 
 import os
-import shlex
 import sys
 
 from django.conf import settings
@@ -15,29 +14,8 @@ from django.core.management.base import BaseCommand
 from honcho.manager import Manager
 
 from shop import emulator
+from shop.processes import platform_processes
 from shop.services import SERVICES
-from shop.topology import handlers_of
-
-
-def platform_processes(python: str) -> dict[str, tuple[str, dict[str, str]]]:
-    """name -> (command, extra environment) for each long-running process of the platform."""
-    py = shlex.quote(python)
-    concurrency = os.environ.get("CELERY_CONCURRENCY", "2")
-    processes = {
-        f"{s.name}-web": (f"{py} -m gunicorn -c shop/gunicorn_conf.py", {"SHOP_SERVICE": s.name})
-        for s in SERVICES.values()
-    }
-    processes["relay"] = (f"{py} manage.py run_relay", {})
-    processes["bridge"] = (f"{py} manage.py run_bridge", {})
-    for s in SERVICES.values():
-        if not handlers_of(s):
-            continue  # a service that consumes no events needs no worker
-        processes[f"{s.name}-worker"] = (
-            f"{py} -m celery -A shop worker -Q {s.queue} -n {s.name}@%h -c {concurrency} "
-            "--without-gossip --without-mingle -l INFO",
-            {},
-        )
-    return processes
 
 
 class Command(BaseCommand):

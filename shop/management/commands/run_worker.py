@@ -1,0 +1,31 @@
+"""Run the Celery worker of one service, consuming that service's own queue."""
+
+import os
+
+from django.core.management.base import BaseCommand
+
+from shop.celery import app
+from shop.services import SERVICES
+
+
+class Command(BaseCommand):
+    help = "Start a Celery worker for one service's queue (acks late, requeue on worker loss)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("service", choices=sorted(SERVICES))
+        parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CELERY_CONCURRENCY", "2")))
+        parser.add_argument("--loglevel", default=os.environ.get("CELERY_LOG_LEVEL", "INFO"))
+
+    def handle(self, *args, **options):
+        service = SERVICES[options["service"]]
+        app.worker_main(
+            [
+                "worker",
+                f"--queues={service.queue}",
+                f"--hostname={service.name}@%h",
+                f"--concurrency={options['concurrency']}",
+                f"--loglevel={options['loglevel']}",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )

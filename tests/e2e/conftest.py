@@ -1,0 +1,29 @@
+import os
+
+import pytest
+
+from shop import emulator
+from tests.e2e.harness import Platform
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator(tmp_path_factory):
+    """The Pub/Sub emulator: the one already running, or one started for this test run."""
+    host = os.environ.setdefault("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")
+    if emulator.reachable(host):
+        yield host
+        return
+    process = emulator.start(host, "shop-local", tmp_path_factory.mktemp("emulator") / "pubsub.log")
+    yield host
+    emulator.stop(process)
+
+
+@pytest.fixture(scope="session")
+def platform(pubsub_emulator, tmp_path_factory):
+    running = Platform(tmp_path_factory.mktemp("platform"), pubsub_emulator)
+    try:
+        running.setup()
+        running.start_all()
+        yield running
+    finally:
+        running.teardown()
