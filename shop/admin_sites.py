@@ -25,4 +25,4 @@ class ServiceAdminSite(admin.AdminSite):
         self.register(User, UserAdmin)
         self.register(Group, GroupAdmin)
         import_module(f"apps.{service.app_label}.admin").register(self)
-        register_messaging_admin(self, database=service.database)
+        register_messaging_admin(self, service=service)

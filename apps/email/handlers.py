@@ -2,7 +2,7 @@
 
 from apps.email.events import DATABASE
 from apps.email.models import CustomerContact
-from apps.email.services import email_send
+from apps.email.services import email_failed, email_send
 from apps.events.contracts import CustomerChanged, EmailRequested, Envelope
 from apps.events.replicas import replica_apply
 
@@ -27,7 +27,14 @@ def on_email_requested(event: EmailRequested, envelope: Envelope) -> None:
     )
 
 
+def on_email_given_up(payload: dict, error: str) -> None:
+    """The email could not be sent even after every retry: the notification becomes failed."""
+    email_failed(notification_id=payload["notification_id"], error=error)
+
+
 HANDLERS = {
     CustomerChanged.topic: on_customer_changed,
     EmailRequested.topic: on_email_requested,
 }
+
+GIVE_UP_HOOKS = {EmailRequested.topic: on_email_given_up}

@@ -50,3 +50,8 @@ def _address_of(customer_id: UUID | None) -> str:
     if contact is None:
         raise RecipientUnknown(f"no email address known for customer {customer_id}")
     return contact.email
+
+
+def email_failed(*, notification_id: UUID, error: str) -> None:
+    """Report a notification's email as undeliverable (called when its request is dead-lettered)."""
+    record_email_delivered(notification_id=notification_id, delivered=False, error=error[:1000])

@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from apps.events.models import OutboxEvent, ProcessedMessage
+from apps.events.dead_letters import replay
+from apps.events.models import DeadLetter, OutboxEvent, ProcessedMessage
 from shop.admin_mixins import ReadOnlyModelAdmin
 
 
@@ -26,6 +27,25 @@ class ProcessedMessageAdmin(_ReadOnlyServiceAdmin):
     search_fields = ("message_id", "error_message")
 
 
-def register_messaging_admin(site: admin.AdminSite, *, database: str) -> None:
-    for model, base in ((OutboxEvent, OutboxEventAdmin), (ProcessedMessage, ProcessedMessageAdmin)):
-        site.register(model, type(base.__name__, (base,), {"database": database}))
+class DeadLetterAdmin(_ReadOnlyServiceAdmin):
+    """Events the service gave up on; staff replay them once the cause is fixed."""
+
+    service = None
+    list_display = ("event_type", "event_id", "attempts", "dead_lettered_at", "replayed_at", "error_message")
+    list_filter = ("event_type", ("replayed_at", admin.EmptyFieldListFilter))
+    search_fields = ("event_id", "error_message")
+    actions = ("replay_selected",)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and request.user.is_staff  # lets the changelist offer its actions
+
+    @admin.action(description="Replay the selected dead letters")
+    def replay_selected(self, request, queryset):
+        sent = replay(self.service, queryset.filter(replayed_at__isnull=True))
+        self.message_user(request, f"{sent} dead letter(s) sent back to {self.service.service_name}.")
+
+
+def register_messaging_admin(site: admin.AdminSite, *, service) -> None:
+    admins = ((OutboxEvent, OutboxEventAdmin), (ProcessedMessage, ProcessedMessageAdmin), (DeadLetter, DeadLetterAdmin))
+    for model, base in admins:
+        site.register(model, type(base.__name__, (base,), {"database": service.database, "service": service}))

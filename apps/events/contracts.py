@@ -51,7 +51,7 @@ class ShortfallLine(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     product_sku: Sku
-    requested: Quantity
+    requested: Annotated[int, Field(ge=1)]  # a sum over the request's lines for this SKU: no upper bound
     available: Annotated[int, Field(ge=0)]
 
 

@@ -108,11 +108,18 @@ def dead_letter(
     attributes: dict,
     error: str,
     attempts: int,
+    on_give_up: Callable[[dict, str], None] | None = None,
 ) -> None:
-    """Give up on an event: keep it whole for replay and show it in the inbox as dead-lettered."""
+    """Give up on an event: keep it whole for replay and show it in the inbox as dead-lettered.
+
+    ``on_give_up(payload, error)`` runs in the same transaction, for a service that must tell
+    others it gave up (the email service reports the notification as failed).
+    """
     event_id = attributes.get("event_id") or ""
     with transaction.atomic(using=database):
         _record(database, service_name, event_id, event_type, ProcessingStatus.DEAD_LETTERED, error)
+        if on_give_up is not None:
+            on_give_up(payload, error)
         try:
             key = UUID(event_id)
         except ValueError:

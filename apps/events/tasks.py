@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 
 from celery import Task, shared_task
 from django.conf import settings
@@ -29,8 +30,14 @@ def retry_countdown(retries: int) -> float:
     return min(settings.HANDLER_RETRY_BACKOFF_MAX, 2**retries) * random.uniform(0.5, 1.0)
 
 
-def handler_task(service_name: str, handlers: dict[str, Handler]) -> Task:
+def handler_task(
+    service_name: str,
+    handlers: dict[str, Handler],
+    give_up_hooks: dict[str, Callable[[dict, str], None]] | None = None,
+) -> Task:
+    """The service's task; ``give_up_hooks`` (event type -> hook) run when an event is dead-lettered."""
     service = get_service(service_name)
+    give_up_hooks = give_up_hooks or {}
 
     @shared_task(
         bind=True,
@@ -57,7 +64,7 @@ def handler_task(service_name: str, handlers: dict[str, Handler]) -> Task:
                 error=error,
                 attempts=self.request.retries + 1,
             )
-            return "dead_lettered"
+            return "dead_lettered"  # malformed: nothing a hook could act on
         try:
             done = consume(
                 database=service.database,
@@ -79,6 +86,7 @@ def handler_task(service_name: str, handlers: dict[str, Handler]) -> Task:
                     attributes=attributes,
                     error=error,
                     attempts=self.request.retries + 1,
+                    on_give_up=give_up_hooks.get(event_type),
                 )
                 return "dead_lettered"
             logger.warning("%s: %s %s failed, will retry: %s", service.service_name, event_type, event_id, error)

@@ -49,7 +49,8 @@ def stock_reserve(*, cart_id: UUID, customer_id: UUID, items: list[Line]) -> boo
         StockMovement(product_sku=sku, delta=-quantity, kind=MovementKind.RESERVED, reference=f"cart:{cart_id}")
         for sku, quantity in wanted.items()
     )
-    record_stock_available(cart_id=cart_id, customer_id=customer_id, items=list(items))
+    # What was reserved, one line per SKU: the order is made of exactly these lines.
+    record_stock_available(cart_id=cart_id, customer_id=customer_id, items=[Line(**line) for line in lines])
     return True
 
 

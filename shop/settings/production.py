@@ -4,6 +4,11 @@ from shop.settings.base import *  # noqa: F403
 from shop.settings.base import env
 
 DEBUG = False
+
+# Settings that have local defaults in base.py must be given explicitly in production: a
+# deployment that forgot one fails at start instead of mailing to the console or the wrong broker.
+for _required in ("DATABASE_URL", "CELERY_BROKER_URL", "GOOGLE_CLOUD_PROJECT", "EMAIL_URL", "DEFAULT_FROM_EMAIL"):
+    env.str(_required)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
