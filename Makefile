@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test install infra setup lint unit clean
+.PHONY: run test install infra setup lint clean bench
 
 run: install infra setup  ## fresh machine -> everything installed, migrated, seeded and running (Ctrl-C stops it)
 	$(MANAGE) run_platform
@@ -33,6 +33,10 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	DJANGO_SETTINGS_MODULE=shop.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: install infra  ## drive the real API end to end; prints and writes figures under results/
+	command -v wrk >/dev/null || apt-get install -y -q wrk || sudo apt-get install -y -q wrk
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV)

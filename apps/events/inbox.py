@@ -86,11 +86,14 @@ def consume(
                 ProcessingStatus.SUCCESS,
             ],
         )
-        if cursor.fetchone() is None:
+        claimed = cursor.fetchone()
+        if claimed is None:
             return False
         handler(event, envelope)
         if settings.HANDLER_FAULT_DELAY_SECONDS:
             time.sleep(settings.HANDLER_FAULT_DELAY_SECONDS)  # fault injection: a window to kill us in
+        # processed_at: when the effects were done (now() would say when the transaction began).
+        cursor.execute("UPDATE processed_messages SET processed_at = clock_timestamp() WHERE id = %s", claimed)
     return True
 
 

@@ -1,0 +1,200 @@
+"""A whole platform, really started, for the e2e tests, the benchmark and chaos runs.
+
+It gets its own databases, Pub/Sub project and broker queues.
+
+Every process is the one `make run` starts (gunicorn per service, the relay, the bridge, one
+Celery worker per service queue), on ports 10000 above the contract's, so a test run can sit
+beside a running `make run` without touching its data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import requests
+from google.cloud import pubsub_v1
+from kombu import Connection
+
+from shop.processes import platform_processes
+from shop.services import SERVICES
+
+ROOT = Path(__file__).resolve().parents[1]
+PORT_OFFSET = 10000
+PG = "postgres://postgres@127.0.0.1:5432"
+
+
+def wait_until(condition, *, timeout: float = 20.0, interval: float = 0.1, message: str = "condition"):
+    """Poll ``condition`` until it returns something truthy; that value, or AssertionError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+class Platform:
+    def __init__(self, workdir: Path, emulator_host: str, **overrides: str):
+        self.id = uuid.uuid4().hex[:8]
+        self.workdir = workdir
+        self.database = f"e2e_{self.id}"
+        self.project = f"e2e-{self.id}"
+        self.queue_prefix = f"e2e-{self.id}-"
+        self.mail_dir = workdir / "mail"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "shop.settings.local",
+            "DATABASE_URL": f"{PG}/{self.database}",
+            "GOOGLE_CLOUD_PROJECT": self.project,
+            "PUBSUB_EMULATOR_HOST": emulator_host,
+            "SHOP_QUEUE_PREFIX": self.queue_prefix,
+            "EMAIL_URL": "filemail://",
+            "EMAIL_FILE_PATH": str(self.mail_dir),
+            "WEB_CONCURRENCY": "1",
+            "CELERY_CONCURRENCY": "1",
+            "PYTHONUNBUFFERED": "1",
+            "STOCK_MANAGER_EMAIL": "stock-manager@example.com",
+        }
+        self.env.update(overrides)  # WEB_CONCURRENCY, CELERY_CONCURRENCY, ... for a benchmark
+        for name in SERVICES:
+            self.env.pop(f"{name.upper()}_DATABASE_URL", None)
+        self.commands = platform_processes(sys.executable)
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.http = requests.Session()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        for command in (["setup_platform"], ["provision_pubsub"]):
+            subprocess.run(  # noqa: S603 - our own interpreter and command
+                [sys.executable, "manage.py", *command, "-v", "0"],
+                cwd=ROOT,
+                env=self.env,
+                check=True,
+                capture_output=True,
+            )
+
+    def start(self, name: str, **extra_env: str) -> None:
+        command, env = self.commands[name]
+        env = {**self.env, **env, **extra_env}
+        if name.endswith("-web"):
+            env["PORT"] = str(SERVICES[name.removesuffix("-web")].port + PORT_OFFSET)
+        log = (self.workdir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(  # noqa: S602 - the platform's own fixed commands
+            command, shell=True, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def start_all(self) -> None:
+        for name in self.commands:
+            self.start(name)
+        for service in SERVICES.values():
+            wait_until(lambda s=service: self._healthy(s.name), timeout=60, message=f"{service.name} health")
+        # The seeded catalog and customers have reached the services that copy them.
+        wait_until(lambda: self.scalar("cart", "SELECT count(*) FROM carts_catalogproduct") >= 5, timeout=60)
+        wait_until(lambda: self.scalar("order", "SELECT count(*) FROM orders_catalogproduct") >= 5, timeout=60)
+        wait_until(lambda: self.scalar("email", "SELECT count(*) FROM email_customercontact") >= 5, timeout=60)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        process.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.processes[name].pid, signal.SIGTERM)
+        for name in list(self.processes):
+            try:
+                self.processes[name].wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill(name)
+            self.processes.pop(name, None)
+
+    def teardown(self) -> None:
+        self.stop_all()
+        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+            for suffix in ["", *(f"_{name}" for name in SERVICES)]:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.database}{suffix}" WITH (FORCE)')
+        with contextlib.suppress(Exception), Connection(self.env.get("CELERY_BROKER_URL", "amqp://")) as broker:
+            channel = broker.default_channel
+            for service in SERVICES.values():
+                with contextlib.suppress(Exception):
+                    channel.queue_delete(service.queue)
+
+    # --- talking to it ---------------------------------------------------------------------
+
+    def url(self, service: str, path: str) -> str:
+        return f"http://127.0.0.1:{SERVICES[service].port + PORT_OFFSET}{path}"
+
+    def request(self, method: str, service: str, path: str, *, customer=None, **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if customer is not None:
+            headers["X-Customer-ID"] = str(customer)
+        return self.http.request(method, self.url(service, path), headers=headers, timeout=10, **kwargs)
+
+    def get(self, service: str, path: str, **kwargs):
+        return self.request("GET", service, path, **kwargs)
+
+    def post(self, service: str, path: str, **kwargs):
+        return self.request("POST", service, path, **kwargs)
+
+    def rows(self, service: str, sql: str, params=()) -> list[tuple]:
+        with psycopg.connect(f"{PG}/{self.database}_{service}") as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def scalar(self, service: str, sql: str, params=()):
+        return self.rows(service, sql, params)[0][0]
+
+    def log(self, name: str) -> str:
+        return (self.workdir / f"{name}.log").read_text(errors="replace")
+
+    def publish(self, topic: str, data: bytes, **attributes: str) -> None:
+        """Publish straight to a topic of this platform's Pub/Sub project."""
+        publisher = pubsub_v1.PublisherClient()
+        publisher.publish(publisher.topic_path(self.project, topic), data, **attributes).result(timeout=30)
+
+    def republish(self, service: str, event_type: str, where: str, params=()) -> dict:
+        """Publish an outbox row again, envelope and all, as a relay restarted mid-batch would."""
+        [(event_id, payload, occurred_at, version, correlation)] = self.rows(
+            service,
+            "SELECT event_id, payload, occurred_at, schema_version, correlation_id FROM outbox "  # noqa: S608
+            f"WHERE event_type = %s AND {where}",
+            (event_type, *params),
+        )
+        attributes = {
+            "event_id": str(event_id),
+            "event_type": event_type,
+            "occurred_at": occurred_at.isoformat(),
+            "schema_version": str(version),
+            "correlation_id": str(correlation or ""),
+        }
+        self.publish(event_type, json.dumps(payload).encode(), **attributes)
+        return attributes
+
+    def pull_dead_letters(self, subscription: str, *, timeout: float = 20.0) -> list:
+        subscriber = pubsub_v1.SubscriberClient()
+        path = subscriber.subscription_path(self.project, f"{subscription}-dead-letter")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = subscriber.pull(request={"subscription": path, "max_messages": 10}, timeout=5)
+            if response.received_messages:
+                return [m.message for m in response.received_messages]
+        return []
+
+    def _healthy(self, service: str) -> bool:
+        try:
+            return self.get(service, "/").status_code == 200
+        except requests.ConnectionError:
+            return False
