@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test install infra setup lint clean bench
+.PHONY: run test install infra setup lint clean bench chaos fuzz
 
 run: install infra setup  ## fresh machine -> everything installed, migrated, seeded and running (Ctrl-C stops it)
 	$(MANAGE) run_platform
@@ -37,6 +37,12 @@ lint: install
 bench: install infra  ## drive the real API end to end; prints and writes figures under results/
 	command -v wrk >/dev/null || apt-get install -y -q wrk || sudo apt-get install -y -q wrk
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+chaos: install infra  ## the benchmark load while processes are killed, then the invariant audit
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
+
+fuzz: install infra  ## long schemathesis run: FUZZ_MAX_EXAMPLES per operation and mode, >10,000 requests in all
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-200} $(BIN)/pytest -m fuzz -n 2 --dist load -p no:cacheprovider tests/fuzz
 
 clean:
 	rm -rf $(VENV)

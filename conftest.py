@@ -18,3 +18,18 @@ def service_client(settings):
         return client
 
     return for_service
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many requests the schemathesis fuzz tests made, per service (xdist passes user_properties on)."""
+    runs = []
+    for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed"):
+        properties = dict(report.user_properties)
+        if report.when == "call" and "fuzz_requests" in properties:
+            runs.append((report.nodeid, properties["fuzz_requests"], properties["fuzz_failures"]))
+    if not runs:
+        return
+    terminalreporter.section("fuzzing")
+    for nodeid, requests, failures in sorted(runs):
+        terminalreporter.write_line(f"{nodeid}: {requests} requests, {failures} failures")
+    terminalreporter.write_line(f"total: {sum(requests for _, requests, _ in runs)} requests")

@@ -8,7 +8,7 @@ import uuid
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.http import JsonResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 from rest_framework.renderers import JSONRenderer
@@ -49,6 +49,24 @@ def exception_handler(exc, context):
     return response
 
 
+class ErrorSerializer(serializers.Serializer):
+    """An error's JSON body: ``{"detail": "..."}``, or messages keyed by the field or header at fault."""
+
+    detail = serializers.CharField(required=False)
+
+
+ERROR_DESCRIPTIONS = {
+    status.HTTP_400_BAD_REQUEST: "Invalid input; the body names the fields or headers at fault.",
+    status.HTTP_404_NOT_FOUND: "No such resource (an unknown id or SKU, or a malformed one in the path).",
+    status.HTTP_409_CONFLICT: "The request conflicts with the current state.",
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The errors an operation documents, for ``extend_schema(responses={200: ..., **error_responses(400)})``."""
+    return {code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]) for code in codes}
+
+
 def customer_id_from(request: Request) -> uuid.UUID:
     """The caller's customer id from the X-Customer-ID header; 400 when missing or malformed."""
     raw = request.headers.get(CUSTOMER_HEADER)
@@ -72,6 +90,17 @@ class OptionalSlashRouter(SimpleRouter):
     def __init__(self):
         super().__init__()
         self.trailing_slash = "/?"
+
+
+def document_optional_slash_paths(endpoints):
+    """drf-spectacular preprocessing hook: a route whose trailing slash is optional is documented without it.
+
+    Clients call ``/products`` and ``/products/LAP-001`` (the contract's paths); the slash is a courtesy.
+    """
+    return [
+        (path.rstrip("/") if path_regex.endswith("/?$") and path != "/" else path, path_regex, method, callback)
+        for path, path_regex, method, callback in endpoints
+    ]
 
 
 class CatalogPagination(LimitOffsetPagination):
@@ -143,6 +172,17 @@ def health_view(service):
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 SKU_PATH = "[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # a SKU in a URL; anything else is a 404, never a query
 SKU_PATTERN = rf"^{SKU_PATH}$"
+
+
+MONEY_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": MONEY_PATTERN, "example": "999.99"})
+class MoneyField(serializers.DecimalField):
+    """An amount >= 0 with two decimal places, documented as such: drf-spectacular's own pattern admits "" and "-1"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=12, decimal_places=2, min_value=0, **kwargs)
 
 
 class StrictIntegerField(serializers.IntegerField):

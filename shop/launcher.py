@@ -15,8 +15,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import psycopg
@@ -71,6 +73,9 @@ class Platform:
             self.env.pop(f"{name.upper()}_DATABASE_URL", None)
         self.commands = platform_processes(sys.executable)
         self.processes: dict[str, subprocess.Popen] = {}
+        self.extra_env: dict[str, dict[str, str]] = {}
+        self.restarts: Counter[str] = Counter()
+        self.supervising = threading.Event()
         self.http = requests.Session()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -87,6 +92,7 @@ class Platform:
 
     def start(self, name: str, **extra_env: str) -> None:
         command, env = self.commands[name]
+        self.extra_env[name] = extra_env
         env = {**self.env, **env, **extra_env}
         if name.endswith("-web"):
             env["PORT"] = str(SERVICES[name.removesuffix("-web")].port + PORT_OFFSET)
@@ -105,13 +111,36 @@ class Platform:
         wait_until(lambda: self.scalar("order", "SELECT count(*) FROM orders_catalogproduct") >= 5, timeout=60)
         wait_until(lambda: self.scalar("email", "SELECT count(*) FROM email_customercontact") >= 5, timeout=60)
 
+    def supervise(self, interval: float = 0.5) -> None:
+        """Restart any process that dies, as systemd, supervisord or a container runtime would."""
+        self.supervising.set()
+
+        def watch() -> None:
+            while self.supervising.is_set():
+                for name, process in list(self.processes.items()):
+                    if process.poll() is not None and self.supervising.is_set():
+                        self.restarts[name] += 1
+                        self.start(name, **self.extra_env.get(name, {}))
+                time.sleep(interval)
+
+        threading.Thread(target=watch, name="supervisor", daemon=True).start()
+
+    def crash(self, name: str) -> int:
+        """SIGKILL a process and all its children, leaving it to the supervisor; the pid killed."""
+        process = self.processes[name]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        return process.pid
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Stop a process for good (the supervisor leaves it alone)."""
         process = self.processes.pop(name)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
         process.wait(timeout=30)
 
     def stop_all(self) -> None:
+        self.supervising.clear()
         for name in list(self.processes):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.processes[name].pid, signal.SIGTERM)

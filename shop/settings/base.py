@@ -149,6 +149,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["shop.api.document_optional_slash_paths"],
+    # Order, status change "from" and "to" share one choice set: one component, one name.
+    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "apps.orders.enums.OrderStatus"},
 }
 
 # --- Email -----------------------------------------------------------------------------------

@@ -9,8 +9,14 @@ from shop.settings.base import env
 GOOGLE_CLOUD_PROJECT = env.str("GOOGLE_CLOUD_PROJECT", default="shop-local")
 PUBSUB_EMULATOR_HOST = env.str("PUBSUB_EMULATOR_HOST", default="")
 # Subscriptions: how long Pub/Sub waits for an ack, how often it redelivers, when it gives up.
-PUBSUB_ACK_DEADLINE_SECONDS = env.int("PUBSUB_ACK_DEADLINE_SECONDS", default=30)
-PUBSUB_MAX_DELIVERY_ATTEMPTS = env.int("PUBSUB_MAX_DELIVERY_ATTEMPTS", default=5)
+# The bridge acknowledges within milliseconds, so a short deadline only matters when a bridge died
+# holding messages: they come back sooner. (The emulator keeps streams of a SIGKILLed client and
+# goes on dispatching to them until each message's deadline passes.)
+PUBSUB_ACK_DEADLINE_SECONDS = env.int("PUBSUB_ACK_DEADLINE_SECONDS", default=10)
+# Pub/Sub redelivers only what a bridge failed to hand over (broker down, bridge killed): handler
+# failures are retried and dead-lettered by Celery. So Pub/Sub's own dead-lettering is the last
+# resort, for messages that no bridge could take for a long time: 100 attempts, the maximum.
+PUBSUB_MAX_DELIVERY_ATTEMPTS = env.int("PUBSUB_MAX_DELIVERY_ATTEMPTS", default=100)
 PUBSUB_MIN_BACKOFF_SECONDS = env.int("PUBSUB_MIN_BACKOFF_SECONDS", default=1)
 PUBSUB_MAX_BACKOFF_SECONDS = env.int("PUBSUB_MAX_BACKOFF_SECONDS", default=60)
 # Per-key ordered delivery. Off by default: every consumer tolerates reordering (versions on

@@ -1,3 +1,4 @@
+import contextlib
 import os
 
 import pytest
@@ -18,12 +19,27 @@ def pubsub_emulator(tmp_path_factory):
     emulator.stop(process)
 
 
-@pytest.fixture(scope="session")
-def platform(pubsub_emulator, tmp_path_factory):
-    running = Platform(tmp_path_factory.mktemp("platform"), pubsub_emulator)
+@contextlib.contextmanager
+def running_platform(workdir, emulator_host):
+    running = Platform(workdir, emulator_host)
     try:
         running.setup()
         running.start_all()
         yield running
     finally:
         running.teardown()
+
+
+@pytest.fixture(scope="session")
+def platform(pubsub_emulator, tmp_path_factory):
+    """One platform the saga tests share."""
+    with running_platform(tmp_path_factory.mktemp("platform"), pubsub_emulator) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def supervised_platform(pubsub_emulator, tmp_path_factory):
+    """A platform of its own under a supervisor, for tests that kill its processes at random."""
+    with running_platform(tmp_path_factory.mktemp("supervised"), pubsub_emulator) as running:
+        running.supervise()
+        yield running

@@ -25,14 +25,16 @@ class CartSerializer(serializers.ModelSerializer):
         fields = ("id", "customer_id", "status", "cart_locked", "items", "created_at", "updated_at")
 
 
-class EmptyCartSerializer(serializers.Serializer):
-    """GET /cart with no cart: the same shape, with ``id: null``."""
+class CurrentCartSerializer(serializers.Serializer):
+    """GET /cart as documented: the current cart, or with none an empty one (``id: null``, no timestamps)."""
 
     id = serializers.UUIDField(allow_null=True)
     customer_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=CartStatus.choices)
     cart_locked = serializers.BooleanField()
     items = CartItemSerializer(many=True)
+    created_at = serializers.DateTimeField(required=False)
+    updated_at = serializers.DateTimeField(required=False)
 
 
 class CartConvertedSerializer(CartSerializer):

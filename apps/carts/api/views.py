@@ -13,9 +13,10 @@ from apps.carts.api.serializers import (
     CartConvertedSerializer,
     CartItemInputSerializer,
     CartSerializer,
+    CurrentCartSerializer,
     empty_cart,
 )
-from shop.api import CUSTOMER_HEADER, SKU_PATTERN, customer_id_from
+from shop.api import CUSTOMER_HEADER, SKU_PATTERN, customer_id_from, error_responses
 from shop.errors import NotFound
 
 CUSTOMER_PARAMETER = OpenApiParameter(
@@ -24,7 +25,7 @@ CUSTOMER_PARAMETER = OpenApiParameter(
 
 
 class CartView(APIView):
-    @extend_schema(parameters=[CUSTOMER_PARAMETER], responses={200: CartSerializer})
+    @extend_schema(parameters=[CUSTOMER_PARAMETER], responses={200: CurrentCartSerializer, **error_responses(400)})
     def get(self, request):
         customer_id = customer_id_from(request)
         cart = selectors.cart_current(customer_id=customer_id)
@@ -32,7 +33,11 @@ class CartView(APIView):
 
 
 class CartItemsView(APIView):
-    @extend_schema(parameters=[CUSTOMER_PARAMETER], request=CartItemInputSerializer, responses={201: CartSerializer})
+    @extend_schema(
+        parameters=[CUSTOMER_PARAMETER],
+        request=CartItemInputSerializer,
+        responses={201: CartSerializer, **error_responses(400, 404, 409)},
+    )
     def post(self, request):
         customer_id = customer_id_from(request)
         payload = CartItemInputSerializer(data=request.data)
@@ -42,7 +47,7 @@ class CartItemsView(APIView):
 
 
 class CartItemView(APIView):
-    @extend_schema(parameters=[CUSTOMER_PARAMETER], responses={200: CartSerializer})
+    @extend_schema(parameters=[CUSTOMER_PARAMETER], responses={200: CartSerializer, **error_responses(400, 404, 409)})
     def delete(self, request, product_sku: str):
         customer_id = customer_id_from(request)
         if not re.fullmatch(SKU_PATTERN, product_sku):
@@ -53,7 +58,11 @@ class CartItemView(APIView):
 
 
 class CartConvertView(APIView):
-    @extend_schema(parameters=[CUSTOMER_PARAMETER], request=None, responses={202: CartConvertedSerializer})
+    @extend_schema(
+        parameters=[CUSTOMER_PARAMETER],
+        request=None,
+        responses={202: CartConvertedSerializer, **error_responses(400, 409)},
+    )
     def post(self, request):
         customer_id = customer_id_from(request)
         cart = services.cart_convert(customer_id=customer_id)

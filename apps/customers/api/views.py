@@ -11,7 +11,7 @@ from apps.customers.api.serializers import (
     CustomerSerializer,
     CustomerUpdateSerializer,
 )
-from shop.api import UUID_PATTERN, CatalogPagination
+from shop.api import UUID_PATTERN, CatalogPagination, error_responses
 
 
 class CustomerViewSet(viewsets.GenericViewSet):
@@ -23,31 +23,37 @@ class CustomerViewSet(viewsets.GenericViewSet):
     def get_queryset(self):
         return selectors.customer_list()
 
-    @extend_schema(parameters=[OpenApiParameter("email", str, description="exact email, any case")])
+    @extend_schema(
+        parameters=[OpenApiParameter("email", str, description="exact email, any case")],
+        responses={200: CustomerSerializer(many=True), **error_responses(400)},
+    )
     def list(self, request):
         query = CustomerListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = self.paginate_queryset(selectors.customer_list(email=query.validated_data.get("email")))
         return self.get_paginated_response(CustomerSerializer(page, many=True).data)
 
+    @extend_schema(responses={200: CustomerSerializer, **error_responses(404)})
     def retrieve(self, request, customer_id: UUID):
         return Response(CustomerSerializer(selectors.customer_get(customer_id=customer_id)).data)
 
-    @extend_schema(request=CustomerCreateSerializer, responses={201: CustomerSerializer})
+    @extend_schema(request=CustomerCreateSerializer, responses={201: CustomerSerializer, **error_responses(400, 409)})
     def create(self, request):
         payload = CustomerCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         customer = services.customer_create(**payload.validated_data)
         return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=CustomerUpdateSerializer, responses={200: CustomerSerializer})
+    @extend_schema(
+        request=CustomerUpdateSerializer, responses={200: CustomerSerializer, **error_responses(400, 404, 409)}
+    )
     def update(self, request, customer_id: UUID):
         payload = CustomerUpdateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         customer = services.customer_update(customer_id=customer_id, **payload.validated_data)
         return Response(CustomerSerializer(customer).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **error_responses(404)})
     def destroy(self, request, customer_id: UUID):
         services.customer_delete(customer_id=customer_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

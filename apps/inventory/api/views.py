@@ -8,7 +8,7 @@ from apps.inventory.api.serializers import (
     InventoryItemSerializer,
     InventoryUpdateSerializer,
 )
-from shop.api import SKU_PATH, CatalogPagination
+from shop.api import SKU_PATH, CatalogPagination, error_responses
 
 
 class InventoryViewSet(viewsets.GenericViewSet):
@@ -25,17 +25,22 @@ class InventoryViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(InventoryItemSerializer(page, many=True).data)
 
+    @extend_schema(responses={200: InventoryItemSerializer, **error_responses(404)})
     def retrieve(self, request, product_sku: str):
         return Response(InventoryItemSerializer(selectors.inventory_get(product_sku=product_sku)).data)
 
-    @extend_schema(request=InventoryCreateSerializer, responses={201: InventoryItemSerializer})
+    @extend_schema(
+        request=InventoryCreateSerializer, responses={201: InventoryItemSerializer, **error_responses(400, 409)}
+    )
     def create(self, request):
         payload = InventoryCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         item = services.inventory_create(**payload.validated_data, reference="api")
         return Response(InventoryItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=InventoryUpdateSerializer, responses={200: InventoryItemSerializer})
+    @extend_schema(
+        request=InventoryUpdateSerializer, responses={200: InventoryItemSerializer, **error_responses(400, 404)}
+    )
     def update(self, request, product_sku: str):
         payload = InventoryUpdateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -44,7 +49,7 @@ class InventoryViewSet(viewsets.GenericViewSet):
         )
         return Response(InventoryItemSerializer(item).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **error_responses(404)})
     def destroy(self, request, product_sku: str):
         services.inventory_delete(product_sku=product_sku, reference="api")
         return Response(status=status.HTTP_204_NO_CONTENT)

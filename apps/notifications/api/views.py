@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from apps.notifications import selectors, services
 from apps.notifications.api.serializers import NotificationCreateSerializer, NotificationSerializer
 from apps.notifications.enums import Audience, Channel, NotificationStatus
-from shop.api import UUID_PATTERN, TimelinePagination
+from shop.api import UUID_PATTERN, TimelinePagination, error_responses
 
 
 class NotificationFilter(django_filters.FilterSet):
@@ -29,14 +29,18 @@ class NotificationViewSet(viewsets.GenericViewSet):
     def get_queryset(self):
         return selectors.notification_list()
 
+    @extend_schema(responses={200: NotificationSerializer(many=True), **error_responses(400)})
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(NotificationSerializer(page, many=True).data)
 
+    @extend_schema(responses={200: NotificationSerializer, **error_responses(404)})
     def retrieve(self, request, notification_id: UUID):
         return Response(NotificationSerializer(selectors.notification_get(notification_id=notification_id)).data)
 
-    @extend_schema(request=NotificationCreateSerializer, responses={201: NotificationSerializer})
+    @extend_schema(
+        request=NotificationCreateSerializer, responses={201: NotificationSerializer, **error_responses(400)}
+    )
     def create(self, request):
         payload = NotificationCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -20,6 +20,7 @@ from shop.api import (
     CUSTOMER_HEADER,
     UUID_PATTERN,
     TimelinePagination,
+    error_responses,
     optional_customer_id_from,
 )
 from shop.errors import InvalidRequest
@@ -49,12 +50,12 @@ class OrderViewSet(viewsets.GenericViewSet):
     def get_queryset(self):
         return selectors.order_list(customer_id=optional_customer_id_from(self.request))
 
-    @extend_schema(parameters=[OPTIONAL_CUSTOMER])
+    @extend_schema(parameters=[OPTIONAL_CUSTOMER], responses={200: OrderSerializer(many=True), **error_responses(400)})
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(OrderSerializer(page, many=True).data)
 
-    @extend_schema(parameters=[OPTIONAL_CUSTOMER], responses={200: OrderDetailSerializer})
+    @extend_schema(parameters=[OPTIONAL_CUSTOMER], responses={200: OrderDetailSerializer, **error_responses(400, 404)})
     def retrieve(self, request, order_id: UUID):
         order = selectors.order_get(order_id=order_id, customer_id=optional_customer_id_from(request))
         return Response(OrderDetailSerializer(order).data)
@@ -62,7 +63,7 @@ class OrderViewSet(viewsets.GenericViewSet):
     @extend_schema(
         parameters=[OPTIONAL_CUSTOMER],
         request=OrderRequestSerializer,
-        responses={202: OrderRequestedSerializer},
+        responses={202: OrderRequestedSerializer, **error_responses(400, 404)},
         description="Orders are created only by the stock reservation: this asks inventory for the items "
         "and answers 202; the order appears at GET /orders?cart_id=<cart_id> once stock is reserved.",
     )
@@ -77,7 +78,11 @@ class OrderViewSet(viewsets.GenericViewSet):
         body = {"cart_id": request_id, "customer_id": customer_id, "status": "processing"}
         return Response(OrderRequestedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(parameters=[OPTIONAL_CUSTOMER], request=OrderUpdateSerializer, responses={200: OrderSerializer})
+    @extend_schema(
+        parameters=[OPTIONAL_CUSTOMER],
+        request=OrderUpdateSerializer,
+        responses={200: OrderSerializer, **error_responses(400, 404, 409)},
+    )
     def update(self, request, order_id: UUID):
         payload = OrderUpdateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -86,7 +91,9 @@ class OrderViewSet(viewsets.GenericViewSet):
         )
         return Response(OrderSerializer(order).data)
 
-    @extend_schema(parameters=[OPTIONAL_CUSTOMER], request=None, responses={200: OrderSerializer})
+    @extend_schema(
+        parameters=[OPTIONAL_CUSTOMER], request=None, responses={200: OrderSerializer, **error_responses(400, 404, 409)}
+    )
     def destroy(self, request, order_id: UUID):
         """Cancels the order (it stays readable, status cancelled) and returns it."""
         order = services.order_cancel(order_id=order_id, customer_id=optional_customer_id_from(request))

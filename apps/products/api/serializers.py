@@ -3,7 +3,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from apps.products.models import Product
-from shop.api import SKU_PATTERN
+from shop.api import SKU_PATTERN, MoneyField
 
 MAX_PRICE = Decimal("9999999999.99")
 
@@ -12,7 +12,7 @@ class ProductCreateSerializer(serializers.Serializer):
     sku = serializers.RegexField(SKU_PATTERN, max_length=64)
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
-    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, max_value=MAX_PRICE)
+    price = MoneyField(max_value=MAX_PRICE)
 
 
 class ProductUpdateSerializer(serializers.Serializer):
@@ -20,7 +20,7 @@ class ProductUpdateSerializer(serializers.Serializer):
 
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(max_length=2000, allow_blank=True, required=False)
-    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, max_value=MAX_PRICE, required=False)
+    price = MoneyField(max_value=MAX_PRICE, required=False)
 
 
 class ProductSerializer(serializers.ModelSerializer):
