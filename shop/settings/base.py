@@ -101,6 +101,9 @@ DATABASES = {
 DATABASE_ROUTERS = ["shop.routers.ServiceRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Per process, in memory: only for derived data whose key says when it is stale (catalog pages).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 1000}}}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

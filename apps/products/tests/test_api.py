@@ -155,3 +155,19 @@ def test_versions_grow_across_delete_and_recreate(api):
     versions = [e.payload["version"] for e in product_events()]
     assert versions == sorted(versions)
     assert len(set(versions)) == 3
+
+
+def test_the_list_shows_every_change_at_once_though_pages_are_cached(api):
+    api.post("/products", {"sku": "LAP-001", "name": "Laptop", "price": "999.99"}, format="json")
+    assert [p["price"] for p in api.get("/products").json()["results"]] == ["999.99"]
+
+    api.put("/products/LAP-001", {"price": "899.00"}, format="json")
+    assert [p["price"] for p in api.get("/products").json()["results"]] == ["899.00"]
+
+    api.post("/products", {"sku": "PHN-001", "name": "Phone", "price": "1.00"}, format="json")
+    assert [p["sku"] for p in api.get("/products").json()["results"]] == ["LAP-001", "PHN-001"]
+
+    api.delete("/products/PHN-001")
+    assert [p["sku"] for p in api.get("/products").json()["results"]] == ["LAP-001"]
+    api.delete("/products/LAP-001")
+    assert api.get("/products").json()["results"] == []
