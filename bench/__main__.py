@@ -2,7 +2,7 @@
 
     python -m bench [--customers 32] [--orders 1500] [--rate 0] [--running]
 
-Brings up a platform of its own (as `make run` does, on ports 13000-13007, own databases) unless
+Brings up a platform of its own (as `make run` does, on ports 13000-13007 or the next free block, own databases) unless
 --running is given (then the one on 3000-3007). Creates its own customers and stock, has C
 customers add items and convert their carts until N orders are placed (closed loop, or at a fixed
 offered --rate), waits for every cart's outcome and its notifications, then measures the read
@@ -110,11 +110,13 @@ def main() -> int:
     out = args.results / f"bench-{stamp}"
     out.mkdir(parents=True, exist_ok=True)
     emulator_process = platform = None
-    host = os.environ.setdefault("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")
+    # A fresh emulator of its own: one that has served other runs carries their streams and state.
+    host = os.environ.get("BENCH_PUBSUB_EMULATOR_HOST", "127.0.0.1:8095")
     try:
         if not args.running:
             if not emulator.reachable(host):
                 emulator_process = emulator.start(host, "shop-local", out / "pubsub.log")
+            os.environ["PUBSUB_EMULATOR_HOST"] = host
             platform = Platform(
                 out / "platform",
                 host,
@@ -124,7 +126,8 @@ def main() -> int:
                 CELERY_LOG_LEVEL="WARNING",
             )
             (out / "platform").mkdir()
-            console.print(f"starting a platform of its own ({platform.database}, ports 13000-13007)")
+            first = 3000 + platform.port_offset
+            console.print(f"starting a platform of its own ({platform.database}, ports {first}-{first + 7})")
             platform.setup()
             platform.start_all()
         target = Target(platform)

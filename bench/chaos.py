@@ -102,10 +102,12 @@ def drained(target: Target) -> bool:
 
 
 def run_chaos(args, workdir: Path) -> dict:
-    host = os.environ.setdefault("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")
+    # A fresh emulator of its own: one that has served other runs carries their streams and state.
+    host = os.environ.get("BENCH_PUBSUB_EMULATOR_HOST", "127.0.0.1:8095")
     emulator_process = None
     if not emulator.reachable(host):
         emulator_process = emulator.start(host, "shop-local", workdir / "pubsub.log")
+    os.environ["PUBSUB_EMULATOR_HOST"] = host
     platform = Platform(workdir / "platform", host, WEB_CONCURRENCY="2", CELERY_CONCURRENCY="2", LOG_LEVEL="WARNING")
     (workdir / "platform").mkdir(parents=True, exist_ok=True)
     try:

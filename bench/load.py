@@ -25,7 +25,7 @@ class Target:
 
     def __init__(self, platform: Platform | None):
         self.platform = platform
-        self.offset = 10000 if platform else 0
+        self.offset = platform.port_offset if platform else 0
         self.database_prefix = platform.database if platform else "shop"
 
     def url(self, service: str, path: str) -> str:

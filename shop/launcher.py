@@ -3,8 +3,8 @@
 It gets its own databases, Pub/Sub project and broker queues.
 
 Every process is the one `make run` starts (gunicorn per service, the relay, the bridge, one
-Celery worker per service queue), on ports 10000 above the contract's, so a test run can sit
-beside a running `make run` without touching its data.
+Celery worker per service queue), on ports 10000 (or 11000, ...) above the contract's, so a test run can sit
+beside a running `make run`, or another test run, without touching its data.
 """
 
 from __future__ import annotations
@@ -26,11 +26,22 @@ import requests
 from google.cloud import pubsub_v1
 from kombu import Connection
 
+from shop import emulator
 from shop.processes import platform_processes
 from shop.services import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
-PORT_OFFSET = 10000
+FIRST_PORT_OFFSET = 10000  # the first platform answers on 13000-13007, a second on 14000-14007 ...
+
+
+def free_port_offset() -> int:
+    """The first offset (10000, 11000, ...) at which none of the eight service ports is taken."""
+    for offset in range(FIRST_PORT_OFFSET, 60000, 1000):
+        if not any(emulator.reachable(f"127.0.0.1:{s.port + offset}", timeout=0.05) for s in SERVICES.values()):
+            return offset
+    raise RuntimeError("no free block of ports for another platform")
+
+
 PG = "postgres://postgres@127.0.0.1:5432"
 
 
@@ -54,6 +65,7 @@ class Platform:
         self.project = f"e2e-{self.id}"
         self.queue_prefix = f"e2e-{self.id}-"
         self.mail_dir = workdir / "mail"
+        self.port_offset = free_port_offset()
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "shop.settings.local",
@@ -95,7 +107,7 @@ class Platform:
         self.extra_env[name] = extra_env
         env = {**self.env, **env, **extra_env}
         if name.endswith("-web"):
-            env["PORT"] = str(SERVICES[name.removesuffix("-web")].port + PORT_OFFSET)
+            env["PORT"] = str(SERVICES[name.removesuffix("-web")].port + self.port_offset)
         log = (self.workdir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(  # noqa: S602 - the platform's own fixed commands
             command, shell=True, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -165,7 +177,7 @@ class Platform:
     # --- talking to it ---------------------------------------------------------------------
 
     def url(self, service: str, path: str) -> str:
-        return f"http://127.0.0.1:{SERVICES[service].port + PORT_OFFSET}{path}"
+        return f"http://127.0.0.1:{SERVICES[service].port + self.port_offset}{path}"
 
     def request(self, method: str, service: str, path: str, *, customer=None, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {})
