@@ -93,12 +93,15 @@ async def drive(args, target: Target, platform: Platform) -> dict:
 
 
 def drained(target: Target) -> bool:
-    """Nothing left to publish anywhere, and no cart waiting for inventory."""
+    """Nothing left to publish anywhere, no cart waiting for inventory, no notification undelivered."""
     unpublished = sum(
         measure.count(target.dsn(s), "SELECT count(*) FROM outbox WHERE published_at IS NULL") for s in SERVICES
     )
     processing = measure.count(target.dsn("cart"), "SELECT count(*) FROM carts_cart WHERE status = 'processing'")
-    return unpublished == 0 and processing == 0
+    pending = measure.count(
+        target.dsn("notification"), "SELECT count(*) FROM notifications_notification WHERE status = 'pending'"
+    )
+    return unpublished == 0 and processing == 0 and pending == 0
 
 
 def run_chaos(args, workdir: Path) -> dict:

@@ -9,6 +9,6 @@ from shop.services import get_service
 DATABASE = get_service("push").database
 
 
-def record_push_delivered(*, notification_id: UUID) -> None:
-    event = NotificationDelivered(notification_id=notification_id, channel="push", delivered=True)
+def record_push_delivered(*, notification_id: UUID, delivered: bool = True, error: str = "") -> None:
+    event = NotificationDelivered(notification_id=notification_id, channel="push", delivered=delivered, error=error)
     record_event(event, using=DATABASE, ordering_key=str(notification_id), correlation_id=notification_id)

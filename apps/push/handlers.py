@@ -1,6 +1,7 @@
 """How the push service reacts to events. Each runs in the inbox transaction."""
 
 from apps.events.contracts import Envelope, PushRequested
+from apps.push.events import record_push_delivered
 from apps.push.services import push_deliver
 
 
@@ -10,4 +11,10 @@ def on_push_requested(event: PushRequested, envelope: Envelope) -> None:
     )
 
 
+def on_push_given_up(payload: dict, error: str) -> None:
+    """The push message could not be stored even after every retry: the notification becomes failed."""
+    record_push_delivered(notification_id=payload["notification_id"], delivered=False, error=error[:1000])
+
+
 HANDLERS = {PushRequested.topic: on_push_requested}
+GIVE_UP_HOOKS = {PushRequested.topic: on_push_given_up}

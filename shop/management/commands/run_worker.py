@@ -5,7 +5,7 @@ import os
 from django.core.management.base import BaseCommand
 
 from shop.celery import app
-from shop.services import SERVICES
+from shop.services import QUEUE_PREFIX, SERVICES
 
 
 class Command(BaseCommand):
@@ -22,7 +22,8 @@ class Command(BaseCommand):
             [
                 "worker",
                 f"--queues={service.queue}",
-                f"--hostname={service.name}@%h",
+                # unique per platform on a shared broker (its remote-control queue is exclusive)
+                f"--hostname={QUEUE_PREFIX}{service.name}@%h",
                 f"--concurrency={options['concurrency']}",
                 f"--loglevel={options['loglevel']}",
                 "--without-gossip",
