@@ -49,11 +49,8 @@ def handler_task(
     def handle_event(self: Task, event_type: str, payload: dict, attributes: dict) -> str:
         started_at = timezone.now()
         event_id = attributes.get("event_id", "")
-        try:
-            handler = handlers[event_type]
-            event, envelope = parse(event_type, payload, attributes)
-        except (KeyError, MalformedEvent) as exc:
-            error = f"cannot handle {event_type!r}: {exc}"
+
+        def give_up(error: str, on_give_up=None) -> str:
             logger.error("%s: dead-lettering %s %s: %s", service.service_name, event_type, event_id, error)
             dead_letter(
                 database=service.database,
@@ -63,8 +60,15 @@ def handler_task(
                 attributes=attributes,
                 error=error,
                 attempts=self.request.retries + 1,
+                on_give_up=on_give_up,
             )
-            return "dead_lettered"  # malformed: nothing a hook could act on
+            return "dead_lettered"
+
+        try:
+            handler = handlers[event_type]
+            event, envelope = parse(event_type, payload, attributes)
+        except (KeyError, MalformedEvent) as exc:
+            return give_up(f"cannot handle {event_type!r}: {exc}")  # malformed: nothing a hook could act on
         try:
             done = consume(
                 database=service.database,
@@ -77,18 +81,7 @@ def handler_task(
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             if self.request.retries >= self.max_retries:
-                logger.error("%s: giving up on %s %s: %s", service.service_name, event_type, event_id, error)
-                dead_letter(
-                    database=service.database,
-                    service_name=service.service_name,
-                    event_type=event_type,
-                    payload=payload,
-                    attributes=attributes,
-                    error=error,
-                    attempts=self.request.retries + 1,
-                    on_give_up=give_up_hooks.get(event_type),
-                )
-                return "dead_lettered"
+                return give_up(error, give_up_hooks.get(event_type))
             logger.warning("%s: %s %s failed, will retry: %s", service.service_name, event_type, event_id, error)
             record_failure(
                 database=service.database,
