@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -29,9 +28,6 @@ from bench import measure
 from bench.load import Driver, Target, console, prepare
 from shop import emulator
 from shop.launcher import ROOT, Platform
-
-logging.getLogger("httpx").setLevel(logging.WARNING)
-logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
 
 def cpu_by_kind(platform: Platform | None) -> dict[str, float]:

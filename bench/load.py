@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import time
@@ -18,6 +19,8 @@ from shop.launcher import Platform, wait_until
 from shop.services import SERVICES
 
 console = Console()
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
 
 class Target:
