@@ -13,6 +13,7 @@ import logging
 import threading
 
 from django.conf import settings
+from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
 from apps.events.pubsub import publisher, subscriber, subscription_path, topic_path
@@ -42,6 +43,22 @@ def route(message, subscription: Subscription, known_types: set[str]) -> tuple[s
     if not isinstance(payload, dict):
         raise Unroutable("data is not a JSON object")
     return event_type, payload, attributes
+
+
+class PulledMessage:
+    """A message from a unary Pull, with the streaming message's ack()/nack() (collected for a batch)."""
+
+    def __init__(self, received, acks: list, nacks: list):
+        self.data = received.message.data
+        self.attributes = received.message.attributes
+        self.message_id = received.message.message_id
+        self._ack_id, self._acks, self._nacks = received.ack_id, acks, nacks
+
+    def ack(self) -> None:
+        self._acks.append(self._ack_id)
+
+    def nack(self) -> None:
+        self._nacks.append(self._ack_id)
 
 
 class Bridge:
@@ -88,6 +105,13 @@ class Bridge:
         message.ack()
 
     def run(self) -> None:
+        if settings.BRIDGE_PULL == "unary":
+            self.run_unary()
+        else:
+            self.run_streaming()
+
+    def run_streaming(self) -> None:
+        """Streaming pull with flow control: the client library leases and dispatches."""
         flow_control = pubsub_v1.types.FlowControl(max_messages=self.max_messages)
         for subscription in self.subscriptions:
             future = self.subscriber.subscribe(
@@ -96,7 +120,7 @@ class Bridge:
                 flow_control=flow_control,
             )
             self.futures.append(future)
-            logger.info("bridge pulling %s", subscription.name)
+            logger.info("bridge streaming-pulling %s", subscription.name)
         try:
             while not self.stopping.wait(1.0):
                 for future in self.futures:
@@ -106,6 +130,46 @@ class Bridge:
             for future in self.futures:
                 future.cancel()
             self.subscriber.close()
+
+    def run_unary(self) -> None:
+        """Long-polling Pull, one thread per subscription, at most max_messages in flight each.
+
+        A killed bridge leaves only the batch it held, back after the ack deadline. (The emulator
+        keeps dispatching to the streams of a SIGKILLed streaming subscriber for a long time.)
+        """
+        threads = [
+            threading.Thread(target=self.pull_loop, args=(s,), name=s.name, daemon=True) for s in self.subscriptions
+        ]
+        for thread in threads:
+            thread.start()
+            logger.info("bridge pulling %s", thread.name)
+        try:
+            while not self.stopping.wait(1.0):
+                if not all(thread.is_alive() for thread in threads):
+                    raise RuntimeError("a pull loop died")  # let the supervisor restart the process
+        finally:
+            self.stopping.set()
+            self.subscriber.close()
+
+    def pull_loop(self, subscription: Subscription) -> None:
+        path = subscription_path(subscription.name)
+        on_message = self.callback_for(subscription)
+        while not self.stopping.is_set():
+            try:
+                response = self.subscriber.pull(
+                    request={"subscription": path, "max_messages": self.max_messages}, timeout=10
+                )
+            except (exceptions.DeadlineExceeded, exceptions.ServiceUnavailable):
+                continue
+            acks, nacks = [], []
+            for received in response.received_messages:
+                on_message(PulledMessage(received, acks, nacks))
+            if acks:
+                self.subscriber.acknowledge(request={"subscription": path, "ack_ids": acks})
+            if nacks:
+                self.subscriber.modify_ack_deadline(
+                    request={"subscription": path, "ack_ids": nacks, "ack_deadline_seconds": 0}
+                )
 
     def stop(self) -> None:
         self.stopping.set()

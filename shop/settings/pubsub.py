@@ -26,6 +26,10 @@ PUBSUB_ENABLE_MESSAGE_ORDERING = env.bool("PUBSUB_ENABLE_MESSAGE_ORDERING", defa
 # Relay: how many outbox rows one batch publishes, and the fallback poll when no NOTIFY arrives.
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
 OUTBOX_POLL_SECONDS = env.float("OUTBOX_POLL_SECONDS", default=1.0)
+# Bridge: "streaming" pull (the client library's flow-controlled stream) or "unary" long-polling
+# Pull. Locally the emulator keeps dispatching to the streams of a SIGKILLed subscriber for
+# minutes, so with the emulator the bridge pulls; on Google Cloud it streams.
+BRIDGE_PULL = env.str("BRIDGE_PULL", default="unary" if PUBSUB_EMULATOR_HOST else "streaming")
 # Bridge: how many messages one subscription may have in flight.
 BRIDGE_MAX_MESSAGES = env.int("BRIDGE_MAX_MESSAGES", default=200)
 # Handlers: Celery retries with exponential backoff, then the event is dead-lettered.
