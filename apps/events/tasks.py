@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 
 from celery import Task, shared_task
+from celery.exceptions import Reject, Retry
 from django.conf import settings
 from django.utils import timezone
 
@@ -19,6 +21,8 @@ from apps.events.inbox import Handler, MalformedEvent, consume, dead_letter, par
 from shop.services import get_service
 
 logger = logging.getLogger(__name__)
+
+REQUEUE_PAUSE_SECONDS = 1.0  # before giving a message back to the broker: no hot loop during an outage
 
 
 def task_name(service_name: str) -> str:
@@ -52,16 +56,21 @@ def handler_task(
 
         def give_up(error: str, on_give_up=None) -> str:
             logger.error("%s: dead-lettering %s %s: %s", service.service_name, event_type, event_id, error)
-            dead_letter(
-                database=service.database,
-                service_name=service.service_name,
-                event_type=event_type,
-                payload=payload,
-                attributes=attributes,
-                error=error,
-                attempts=self.request.retries + 1,
-                on_give_up=on_give_up,
-            )
+            try:
+                dead_letter(
+                    database=service.database,
+                    service_name=service.service_name,
+                    event_type=event_type,
+                    payload=payload,
+                    attributes=attributes,
+                    error=error,
+                    attempts=self.request.retries + 1,
+                    on_give_up=on_give_up,
+                )
+            except Exception as exc:
+                # Could not even record it (the database is down): the broker keeps the message.
+                time.sleep(REQUEUE_PAUSE_SECONDS)
+                raise Reject(f"could not dead-letter: {exc}", requeue=True) from exc
             return "dead_lettered"
 
         try:
@@ -83,14 +92,25 @@ def handler_task(
             if self.request.retries >= self.max_retries:
                 return give_up(error, give_up_hooks.get(event_type))
             logger.warning("%s: %s %s failed, will retry: %s", service.service_name, event_type, event_id, error)
-            record_failure(
-                database=service.database,
-                service_name=service.service_name,
-                event_id=event_id,
-                event_type=event_type,
-                error=error,
-            )
-            raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
+            try:
+                record_failure(
+                    database=service.database,
+                    service_name=service.service_name,
+                    event_id=event_id,
+                    event_type=event_type,
+                    error=error,
+                )
+            except Exception:
+                logger.exception("%s: could not record the failure of %s", service.service_name, event_id)
+            try:
+                raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
+            except Retry:
+                raise
+            except Exception as retry_error:
+                # The retry could not be published (the broker is restarting): never ack the message
+                # as failed, which would lose it; give it back to the broker instead.
+                time.sleep(REQUEUE_PAUSE_SECONDS)
+                raise Reject(f"could not schedule a retry: {retry_error}", requeue=True) from exc
         return "processed" if done else "duplicate"
 
     return handle_event

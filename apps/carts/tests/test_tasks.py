@@ -107,3 +107,54 @@ def test_a_malformed_stock_rejected_changes_no_cart():
     assert outcome == "dead_lettered"
     assert state(cart) == ("processing", True)
     assert not ProcessedMessage.objects.using("cart").filter(status="success").exists()
+
+
+def test_a_failure_that_cannot_be_recorded_or_retried_goes_back_to_the_broker(monkeypatch):
+    """The database and the broker both down: the message must be requeued, never acked as failed."""
+    from celery.exceptions import Reject
+    from django.db import OperationalError
+
+    from apps.events import tasks as event_tasks
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("the database system is shutting down")
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker restarting")
+
+    monkeypatch.setattr(event_tasks, "consume", database_down)
+    monkeypatch.setattr(event_tasks, "record_failure", database_down)
+    monkeypatch.setattr(event_tasks, "REQUEUE_PAUSE_SECONDS", 0)
+    monkeypatch.setattr(handle_event, "retry", broker_down)
+    cart = CartFactory(processing=True)
+
+    with pytest.raises(Reject) as rejected:
+        deliver(stock_rejected(cart))
+
+    assert rejected.value.requeue is True
+    assert state(cart) == ("processing", True)
+
+
+def test_a_last_attempt_that_cannot_be_dead_lettered_goes_back_to_the_broker(monkeypatch, settings):
+    from celery.exceptions import Reject
+    from django.db import OperationalError
+
+    from apps.events import tasks as event_tasks
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr(event_tasks, "consume", database_down)
+    monkeypatch.setattr(event_tasks, "dead_letter", database_down)
+    monkeypatch.setattr(event_tasks, "REQUEUE_PAUSE_SECONDS", 0)
+    cart = CartFactory(processing=True)
+    event = stock_rejected(cart)
+    attributes = {"event_id": str(uuid.uuid4()), "event_type": event.event_type(), "schema_version": "1"}
+
+    result = handle_event.apply(
+        args=[event.event_type(), event.model_dump(mode="json"), attributes], retries=settings.HANDLER_MAX_RETRIES
+    )
+
+    assert result.state == "REJECTED"
+    assert isinstance(result.result, Reject)
+    assert result.result.requeue is True
