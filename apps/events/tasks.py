@@ -107,6 +107,8 @@ def handler_task(
             except Retry:
                 raise
             except Exception as retry_error:
+                if retry_error is exc:
+                    raise  # called directly, not by a worker: Celery re-raises the handler's error
                 # The retry could not be published (the broker is restarting): never ack the message
                 # as failed, which would lose it; give it back to the broker instead.
                 time.sleep(REQUEUE_PAUSE_SECONDS)
