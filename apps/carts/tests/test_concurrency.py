@@ -5,65 +5,21 @@ lock they need, waits until PostgreSQL reports each of them waiting for it, and 
 """
 
 import threading
-import time
 import uuid
 
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 
 from apps.carts.models import Cart, CartItem
 from apps.carts.tests.factories import CartFactory, CartItemFactory, CatalogProductFactory
 from apps.events.models import OutboxEvent
+from shop.testing import WAIT_SECONDS, ConcurrentCalls
 
 pytestmark = pytest.mark.django_db(databases=["cart"], transaction=True)
 
-WAIT_SECONDS = 15
-WAITING_SQL = "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid = ANY(%s)"
 
-
-class Requests:
-    """Runs callables in threads, each on its own connection, and keeps their answers in order."""
-
-    def __init__(self, *calls):
-        self.calls = calls
-        self.results = [None] * len(calls)
-        self.pids = [None] * len(calls)
-        self.threads = [threading.Thread(target=self._run, args=(i,)) for i in range(len(calls))]
-
-    def _run(self, index):
-        try:
-            with connections["cart"].cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                self.pids[index] = cursor.fetchone()[0]
-            self.results[index] = self.calls[index]()
-        except Exception as exc:
-            self.results[index] = exc
-        finally:
-            connections.close_all()
-
-    def start(self):
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def join(self):
-        for thread in self.threads:
-            thread.join(WAIT_SECONDS)
-            assert not thread.is_alive(), "a request never finished"
-        return self.results
-
-    def wait_until_all_blocked(self):
-        """Until every thread's connection waits for a lock (pg_locks is live, not a snapshot)."""
-        deadline = time.monotonic() + WAIT_SECONDS
-        with connections["cart"].cursor() as cursor:
-            while time.monotonic() < deadline:
-                pids = [pid for pid in self.pids if pid is not None]
-                if len(pids) == len(self.calls):
-                    cursor.execute(WAITING_SQL, [pids])
-                    if cursor.fetchone()[0] == len(pids):
-                        return
-                time.sleep(0.005)
-        pytest.fail("the requests never waited on the held lock")
+class Requests(ConcurrentCalls):
+    database = "cart"
 
 
 @pytest.fixture
