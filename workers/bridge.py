@@ -1,4 +1,6 @@
-"""The bridge: streaming-pulls a service's subscriptions and hands each message to Celery.
+"""The bridge: pulls a service's subscriptions and hands each message to Celery.
+
+Streaming pull on Google Cloud, long-polling unary Pull with the emulator (BRIDGE_PULL).
 
 A thin loop. A message is acknowledged to Pub/Sub only once its task is confirmed by the
 broker (publisher confirms), so a crash anywhere leaves it to be redelivered; the inbox drops
