@@ -237,5 +237,5 @@ class Platform:
     def _healthy(self, service: str) -> bool:
         try:
             return self.get(service, "/").status_code == 200
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or too slow to answer while everything starts
             return False

@@ -4,8 +4,10 @@ Streaming pull on Google Cloud, long-polling unary Pull with the emulator (BRIDG
 
 A thin loop. A message is acknowledged to Pub/Sub only once its task is confirmed by the
 broker (publisher confirms), so a crash anywhere leaves it to be redelivered; the inbox drops
-the copies. A message that cannot be parsed or routed is published to its subscription's
-dead-letter topic and acknowledged, so it never wedges the stream.
+the copies. What one Pull returns travels as one task per BRIDGE_TASK_BATCH messages: under load
+one broker round trip and one worker dispatch carry many events, when idle a batch is one event.
+A message that cannot be parsed or routed is published to its subscription's dead-letter topic
+and acknowledged, so it never wedges the stream.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
 from apps.events.pubsub import publisher, subscriber, subscription_path, topic_path
-from apps.events.tasks import task_name
+from apps.events.tasks import batch_task_name, task_name
 from shop.celery import app as celery_app
 from shop.topology import Subscription, handlers_of
 
@@ -64,34 +66,62 @@ class PulledMessage:
 
 
 class Bridge:
-    def __init__(self, subscriptions: list[Subscription], *, max_messages: int | None = None):
+    def __init__(
+        self, subscriptions: list[Subscription], *, max_messages: int | None = None, task_batch: int | None = None
+    ):
         self.subscriptions = subscriptions
         self.max_messages = max_messages or settings.BRIDGE_MAX_MESSAGES
+        self.task_batch = task_batch or settings.BRIDGE_TASK_BATCH
         self.subscriber = subscriber()
         self.publisher = publisher()
         self.stopping = threading.Event()
         self.futures: list = []
 
     def callback_for(self, subscription: Subscription):
+        """The streaming pull's callback: each message its own task."""
         service = subscription.service
         known_types = set(handlers_of(service))
         name = task_name(service.name)
 
         def on_message(message) -> None:
             try:
-                event_type, payload, attributes = route(message, subscription, known_types)
+                event = route(message, subscription, known_types)
             except Unroutable as exc:
                 self.dead_letter(message, subscription, str(exc))
                 return
             try:
-                celery_app.send_task(name, args=[event_type, payload, attributes], queue=service.queue)
+                celery_app.send_task(name, args=list(event), queue=service.queue)
             except Exception:
-                logger.exception("%s: broker refused %s; Pub/Sub will redeliver", subscription.name, event_type)
+                logger.exception("%s: broker refused %s; Pub/Sub will redeliver", subscription.name, event[0])
                 message.nack()
                 return
             message.ack()
 
         return on_message
+
+    def hand_over(self, subscription: Subscription, messages: list) -> None:
+        """A pulled batch: one task per ``task_batch`` routable messages, acked once the broker has it."""
+        service = subscription.service
+        known_types = set(handlers_of(service))
+        routable = []
+        for message in messages:
+            try:
+                routable.append((route(message, subscription, known_types), message))
+            except Unroutable as exc:
+                self.dead_letter(message, subscription, str(exc))
+        for start in range(0, len(routable), self.task_batch):
+            chunk = routable[start : start + self.task_batch]
+            try:
+                celery_app.send_task(
+                    batch_task_name(service.name), args=[[list(event) for event, _ in chunk]], queue=service.queue
+                )
+            except Exception:
+                logger.exception("%s: broker refused %d events; Pub/Sub will redeliver", subscription.name, len(chunk))
+                for _, message in chunk:
+                    message.nack()
+                continue
+            for _, message in chunk:
+                message.ack()
 
     def dead_letter(self, message, subscription: Subscription, reason: str) -> None:
         logger.error("%s: dead-lettering message %s: %s", subscription.name, message.message_id, reason)
@@ -155,7 +185,6 @@ class Bridge:
 
     def pull_loop(self, subscription: Subscription) -> None:
         path = subscription_path(subscription.name)
-        on_message = self.callback_for(subscription)
         while not self.stopping.is_set():
             try:
                 response = self.subscriber.pull(
@@ -164,8 +193,7 @@ class Bridge:
             except (exceptions.DeadlineExceeded, exceptions.ServiceUnavailable):
                 continue
             acks, nacks = [], []
-            for received in response.received_messages:
-                on_message(PulledMessage(received, acks, nacks))
+            self.hand_over(subscription, [PulledMessage(m, acks, nacks) for m in response.received_messages])
             if acks:
                 self.subscriber.acknowledge(request={"subscription": path, "ack_ids": acks})
             if nacks:

@@ -2,8 +2,8 @@
 
 A thin loop. It LISTENs for the NOTIFY each outbox insert sends at commit (with a short fallback
 poll), takes a batch of pending rows with FOR UPDATE SKIP LOCKED (so several relays share the
-work), publishes them with their ordering keys, and marks them published in the same
-transaction. Killed between publish and mark, it publishes the batch again on restart: the
+work), publishes them with their ordering keys (one Publish call per topic), and marks them
+published in the same transaction. Killed between publish and mark, it publishes the batch again on restart: the
 events keep their event_id, so consumers drop the copies.
 """
 
@@ -18,15 +18,25 @@ import psycopg
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
+from google.api_core.exceptions import GoogleAPIError
+from google.pubsub_v1 import PubsubMessage
 
 from apps.events.models import OutboxEvent
-from apps.events.pubsub import publisher, topic_path
+from apps.events.pubsub import batch_publisher, topic_path
 from shop.services import get_service
 
 logger = logging.getLogger("workers.relay")
 
 CHANNEL = "outbox"
 PUBLISH_TIMEOUT_SECONDS = 30
+
+
+def pubsub_message(row: OutboxEvent, producer: str) -> PubsubMessage:
+    return PubsubMessage(
+        data=json.dumps(row.payload, separators=(",", ":")).encode(),
+        attributes=message_attributes(row, producer),
+        ordering_key=row.ordering_key or "",
+    )
 
 
 def message_attributes(row: OutboxEvent, producer: str) -> dict[str, str]:
@@ -46,11 +56,17 @@ class OutboxRelay:
         self.databases = databases
         self.batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
         self.poll_seconds = poll_seconds if poll_seconds is not None else settings.OUTBOX_POLL_SECONDS
-        self.publisher = publisher()
+        self.publisher = batch_publisher()
         self.stopping = threading.Event()
 
     def publish_batch(self, database: str) -> int:
-        """Publish up to one batch of pending events of one database; the number of rows taken."""
+        """Publish up to one batch of pending events of one database; the number of rows taken.
+
+        One Publish call per topic carries all of the batch's rows for it, in outbox order, and
+        succeeds or fails as a whole, so a failed topic's rows stay pending together and keep their
+        order for the next attempt.
+        """
+        producer = get_service(database).service_name
         with transaction.atomic(using=database):
             rows = list(
                 OutboxEvent.objects.using(database)
@@ -60,27 +76,20 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            futures = [
-                (
-                    row,
-                    self.publisher.publish(
-                        topic_path(row.topic),
-                        json.dumps(row.payload, separators=(",", ":")).encode(),
-                        ordering_key=row.ordering_key,
-                        **message_attributes(row, producer=get_service(database).service_name),
-                    ),
-                )
-                for row in rows
-            ]
+            by_topic: dict[str, list[OutboxEvent]] = {}
+            for row in rows:
+                by_topic.setdefault(row.topic, []).append(row)
             published, failed = [], []
-            for row, future in futures:
+            for topic, topic_rows in by_topic.items():
                 try:
-                    future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
-                    published.append(row.pk)
-                except Exception as exc:
-                    failed.append((row, exc))
-                    if row.ordering_key:
-                        self.publisher.resume_publish(topic_path(row.topic), row.ordering_key)
+                    self.publisher.publish(
+                        topic=topic_path(topic),
+                        messages=[pubsub_message(row, producer) for row in topic_rows],
+                        timeout=PUBLISH_TIMEOUT_SECONDS,
+                    )
+                    published.extend(row.pk for row in topic_rows)
+                except GoogleAPIError as exc:
+                    failed.extend((row, exc) for row in topic_rows)
             now = timezone.now()
             OutboxEvent.objects.using(database).filter(pk__in=published).update(published_at=now)
             for row, exc in failed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from django.conf import settings
+from google import pubsub_v1 as gapic
 from google.cloud import pubsub_v1
 
 
@@ -33,6 +34,15 @@ def publisher() -> pubsub_v1.PublisherClient:
         batch_settings=pubsub_v1.types.BatchSettings(max_messages=500, max_latency=0.002),
         publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True),
     )
+
+
+@functools.cache
+def batch_publisher() -> gapic.PublisherClient:
+    """The plain Publish RPC: one call carries a whole batch of one topic, no per-message futures.
+
+    For the relay, which already holds its batch; honours PUBSUB_EMULATOR_HOST like the other clients.
+    """
+    return gapic.PublisherClient()
 
 
 def subscriber() -> pubsub_v1.SubscriberClient:

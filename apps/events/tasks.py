@@ -1,8 +1,9 @@
 """The Celery adapter every service's handlers run through.
 
-Each domain app's tasks.py builds its task with ``handler_task(service, HANDLERS)``; the bridge
-sends it by name to the service's own queue. The task deserializes, runs the handler in the
-inbox transaction, retries with exponential backoff, and dead-letters after the last retry.
+Each domain app's tasks.py builds its tasks with ``handler_tasks(service, HANDLERS)``; the bridge
+sends them by name to the service's own queue, a pulled batch of events as one message. A task
+deserializes, runs the handler in the inbox transaction, retries with exponential backoff, and
+dead-letters after the last retry.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from celery import Task, shared_task
@@ -22,6 +24,8 @@ from shop.services import get_service
 
 logger = logging.getLogger(__name__)
 
+RetryLater = Callable[[Exception, float], str]  # (error, countdown) -> outcome, or raises
+
 REQUEUE_PAUSE_SECONDS = 1.0  # before giving a message back to the broker: no hot loop during an outage
 
 
@@ -29,28 +33,29 @@ def task_name(service_name: str) -> str:
     return f"{service_name}.handle_event"
 
 
+def batch_task_name(service_name: str) -> str:
+    return f"{service_name}.handle_events"
+
+
 def retry_countdown(retries: int) -> float:
     """Exponential backoff with jitter: about 1, 2, 4 ... seconds, capped."""
     return min(settings.HANDLER_RETRY_BACKOFF_MAX, 2**retries) * random.uniform(0.5, 1.0)
 
 
-def handler_task(
+def handler_tasks(
     service_name: str,
     handlers: dict[str, Handler],
     give_up_hooks: dict[str, Callable[[dict, str], None]] | None = None,
-) -> Task:
-    """The service's task; ``give_up_hooks`` (event type -> hook) run when an event is dead-lettered."""
+) -> tuple[Task, Task]:
+    """The service's two tasks: ``handle_event`` (one event) and ``handle_events`` (a pulled batch).
+
+    ``give_up_hooks`` (event type -> hook) run when an event is dead-lettered.
+    """
     service = get_service(service_name)
     give_up_hooks = give_up_hooks or {}
 
-    @shared_task(
-        bind=True,
-        name=task_name(service_name),
-        acks_late=True,
-        reject_on_worker_lost=True,
-        max_retries=settings.HANDLER_MAX_RETRIES,
-    )
-    def handle_event(self: Task, event_type: str, payload: dict, attributes: dict) -> str:
+    def run(event_type: str, payload: dict, attributes: dict, attempt: int, retry: RetryLater) -> str:
+        """One attempt at one event: processed, duplicate, dead_lettered, or whatever ``retry`` says."""
         started_at = timezone.now()
         event_id = attributes.get("event_id", "")
 
@@ -64,7 +69,7 @@ def handler_task(
                     payload=payload,
                     attributes=attributes,
                     error=error,
-                    attempts=self.request.retries + 1,
+                    attempts=attempt + 1,
                     on_give_up=on_give_up,
                 )
             except Exception as exc:
@@ -89,7 +94,7 @@ def handler_task(
             )
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            if self.request.retries >= self.max_retries:
+            if attempt >= settings.HANDLER_MAX_RETRIES:
                 return give_up(error, give_up_hooks.get(event_type))
             logger.warning("%s: %s %s failed, will retry: %s", service.service_name, event_type, event_id, error)
             try:
@@ -102,8 +107,20 @@ def handler_task(
                 )
             except Exception:
                 logger.exception("%s: could not record the failure of %s", service.service_name, event_id)
+            return retry(exc, retry_countdown(attempt))
+        return "processed" if done else "duplicate"
+
+    @shared_task(
+        bind=True,
+        name=task_name(service_name),
+        acks_late=True,
+        reject_on_worker_lost=True,
+        max_retries=settings.HANDLER_MAX_RETRIES,
+    )
+    def handle_event(self: Task, event_type: str, payload: dict, attributes: dict) -> str:
+        def retry(exc: Exception, countdown: float) -> str:
             try:
-                raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
+                raise self.retry(exc=exc, countdown=countdown) from exc
             except Retry:
                 raise
             except Exception as retry_error:
@@ -113,6 +130,30 @@ def handler_task(
                 # as failed, which would lose it; give it back to the broker instead.
                 time.sleep(REQUEUE_PAUSE_SECONDS)
                 raise Reject(f"could not schedule a retry: {retry_error}", requeue=True) from exc
-        return "processed" if done else "duplicate"
 
-    return handle_event
+        return run(event_type, payload, attributes, self.request.retries, retry)
+
+    @shared_task(bind=True, name=batch_task_name(service_name), acks_late=True, reject_on_worker_lost=True)
+    def handle_events(self: Task, events: list[list]) -> dict[str, int]:
+        """Events the bridge pulled together, one Celery message for all of them.
+
+        Each event still runs in a transaction of its own with its inbox row; one that fails is
+        retried alone, as ``handle_event`` with a countdown, and the rest go on. Redelivered whole
+        (worker killed, retry not schedulable), the batch's done events are inbox duplicates.
+        """
+
+        def retry_alone(event: list) -> RetryLater:
+            def retry(exc: Exception, countdown: float) -> str:
+                try:
+                    handle_event.apply_async(args=event, countdown=countdown, retries=1, queue=service.queue)
+                except Exception as send_error:
+                    time.sleep(REQUEUE_PAUSE_SECONDS)
+                    raise Reject(f"could not schedule a retry: {send_error}", requeue=True) from exc
+                return "retrying"
+
+            return retry
+
+        outcomes = Counter(run(*event, 0, retry_alone(event)) for event in events)
+        return dict(outcomes)
+
+    return handle_event, handle_events

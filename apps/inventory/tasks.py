@@ -1,6 +1,6 @@
-"""The inventory service's Celery task: its handlers, run through the inbox on its own queue."""
+"""The inventory service's Celery tasks: its handlers, run through the inbox on its own queue."""
 
-from apps.events.tasks import handler_task
+from apps.events.tasks import handler_tasks
 from apps.inventory.handlers import HANDLERS
 
-handle_event = handler_task("inventory", HANDLERS)
+handle_event, handle_events = handler_tasks("inventory", HANDLERS)

@@ -1,6 +1,6 @@
-"""The notification service's Celery task: its handlers, run through the inbox on its own queue."""
+"""The notification service's Celery tasks: its handlers, run through the inbox on its own queue."""
 
-from apps.events.tasks import handler_task
+from apps.events.tasks import handler_tasks
 from apps.notifications.handlers import HANDLERS
 
-handle_event = handler_task("notification", HANDLERS)
+handle_event, handle_events = handler_tasks("notification", HANDLERS)

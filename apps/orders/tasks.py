@@ -1,6 +1,6 @@
-"""The order service's Celery task: its handlers, run through the inbox on its own queue."""
+"""The order service's Celery tasks: its handlers, run through the inbox on its own queue."""
 
-from apps.events.tasks import handler_task
+from apps.events.tasks import handler_tasks
 from apps.orders.handlers import HANDLERS
 
-handle_event = handler_task("order", HANDLERS)
+handle_event, handle_events = handler_tasks("order", HANDLERS)

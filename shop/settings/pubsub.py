@@ -32,6 +32,8 @@ OUTBOX_POLL_SECONDS = env.float("OUTBOX_POLL_SECONDS", default=1.0)
 BRIDGE_PULL = env.str("BRIDGE_PULL", default="unary" if PUBSUB_EMULATOR_HOST else "streaming")
 # Bridge: how many messages one subscription may have in flight.
 BRIDGE_MAX_MESSAGES = env.int("BRIDGE_MAX_MESSAGES", default=200)
+# Bridge (pulling): at most this many pulled events travel in one Celery task.
+BRIDGE_TASK_BATCH = env.int("BRIDGE_TASK_BATCH", default=20)
 # Handlers: Celery retries with exponential backoff, then the event is dead-lettered.
 HANDLER_MAX_RETRIES = env.int("HANDLER_MAX_RETRIES", default=8)
 HANDLER_RETRY_BACKOFF_MAX = env.int("HANDLER_RETRY_BACKOFF_MAX", default=60)

@@ -1,22 +1,8 @@
 import contextlib
-import os
 
 import pytest
 
-from shop import emulator
 from tests.e2e.harness import Platform
-
-
-@pytest.fixture(scope="session")
-def pubsub_emulator(tmp_path_factory):
-    """The Pub/Sub emulator: the one already running, or one started for this test run."""
-    host = os.environ.setdefault("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")
-    if emulator.reachable(host):
-        yield host
-        return
-    process = emulator.start(host, "shop-local", tmp_path_factory.mktemp("emulator") / "pubsub.log")
-    yield host
-    emulator.stop(process)
 
 
 @contextlib.contextmanager

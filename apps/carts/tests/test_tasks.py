@@ -8,7 +8,7 @@ import pytest
 
 from apps.carts.models import CatalogProduct
 from apps.carts.services import cart_convert
-from apps.carts.tasks import handle_event
+from apps.carts.tasks import handle_event, handle_events
 from apps.carts.tests.factories import CartFactory, CartItemFactory
 from apps.events.contracts import OrderCreated, PricedLine, ProductChanged, ShortfallLine, StockRejected
 from apps.events.models import ProcessedMessage
@@ -16,15 +16,19 @@ from apps.events.models import ProcessedMessage
 pytestmark = pytest.mark.django_db(databases=["cart"])
 
 
-def deliver(event, event_id=None):
-    """Hand the task a message as the bridge would: JSON payload, envelope in the attributes."""
+def message(event, event_id=None) -> list:
+    """[event_type, payload, attributes], as the bridge sends an event: JSON payload, envelope in the attributes."""
     attributes = {
         "event_id": str(event_id or uuid.uuid4()),
         "event_type": event.event_type(),
         "occurred_at": datetime.now(UTC).isoformat(),
         "schema_version": str(event.schema_version),
     }
-    return handle_event(event.event_type(), event.model_dump(mode="json"), attributes)
+    return [event.event_type(), event.model_dump(mode="json"), attributes]
+
+
+def deliver(event, event_id=None):
+    return handle_event(*message(event, event_id))
 
 
 def stock_rejected(cart):
@@ -158,3 +162,79 @@ def test_a_last_attempt_that_cannot_be_dead_lettered_goes_back_to_the_broker(mon
     assert result.state == "REJECTED"
     assert isinstance(result.result, Reject)
     assert result.result.requeue is True
+
+
+def fail_for(monkeypatch, unlucky):
+    """The stock.rejected handler fails (a lock timeout, say) for one cart and works for the rest."""
+    from django.db import OperationalError
+
+    from apps.carts.handlers import HANDLERS
+
+    apply = HANDLERS[StockRejected.topic]
+
+    def flaky(event, envelope):
+        if event.cart_id == unlucky.id:
+            raise OperationalError("canceling statement due to lock timeout")
+        apply(event, envelope)
+
+    monkeypatch.setitem(HANDLERS, StockRejected.topic, flaky)
+
+
+def test_a_pulled_batch_applies_each_event_in_its_own_transaction_and_retries_a_failed_one_alone(monkeypatch):
+    # given: three rejections in one batch; the handler fails for the second
+    first, second, third = (CartFactory(processing=True) for _ in range(3))
+    fail_for(monkeypatch, second)
+    batch = [message(stock_rejected(cart)) for cart in (first, second, third)]
+    scheduled = []
+    monkeypatch.setattr(handle_event, "apply_async", lambda **options: scheduled.append(options))
+
+    # when
+    outcomes = handle_events(batch)
+
+    # then: the others are done; the failed one is recorded and sent back alone as its first retry
+    assert outcomes == {"processed": 2, "retrying": 1}
+    assert state(first) == state(third) == ("stock-unavailable", False)
+    assert state(second) == ("processing", True)
+    [retry] = scheduled
+    assert retry["args"] == batch[1]
+    assert (retry["retries"], retry["queue"]) == (1, "cart")
+    assert retry["countdown"] > 0
+    inbox = dict(ProcessedMessage.objects.using("cart").values_list("message_id", "status"))
+    assert inbox == {
+        batch[0][2]["event_id"]: "success",
+        batch[1][2]["event_id"]: "failed",
+        batch[2][2]["event_id"]: "success",
+    }
+
+
+def test_a_batch_delivered_again_has_no_second_effect():
+    cart = CartFactory(processing=True)
+    CartItemFactory(cart=cart, product_sku="LAP-001")
+    batch = [message(stock_rejected(cart))]
+    assert handle_events(batch) == {"processed": 1}
+    cart_convert(customer_id=cart.customer_id)  # converted again: the old rejection must not unlock it
+
+    assert handle_events(batch) == {"duplicate": 1}
+
+    assert state(cart) == ("processing", True)
+
+
+def test_a_batch_whose_retry_cannot_be_scheduled_goes_back_to_the_broker_whole(monkeypatch):
+    from celery.exceptions import Reject
+
+    from apps.events import tasks as event_tasks
+
+    def broker_down(**options):
+        raise ConnectionError("broker restarting")
+
+    done, unlucky = CartFactory(processing=True), CartFactory(processing=True)
+    fail_for(monkeypatch, unlucky)
+    monkeypatch.setattr(handle_event, "apply_async", broker_down)
+    monkeypatch.setattr(event_tasks, "REQUEUE_PAUSE_SECONDS", 0)
+
+    with pytest.raises(Reject) as rejected:
+        handle_events([message(stock_rejected(done)), message(stock_rejected(unlucky))])
+
+    assert rejected.value.requeue is True
+    assert state(done) == ("stock-unavailable", False)  # committed: its redelivered copy is a duplicate
+    assert state(unlucky) == ("processing", True)

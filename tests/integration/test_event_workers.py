@@ -1,0 +1,166 @@
+"""The relay and the bridge, one step at a time, against the real Pub/Sub emulator and RabbitMQ."""
+
+import io
+import json
+import time
+import uuid
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+
+from apps.events.contracts import Line, OrderRequested
+from apps.events.models import OutboxEvent
+from apps.events.outbox import record_event
+from apps.events.pubsub import publisher, subscriber, subscription_path, topic_path
+from shop import services
+from shop.celery import app as celery_app
+from shop.topology import Subscription
+from workers.bridge import Bridge, PulledMessage
+from workers.relay import OutboxRelay, PublishingStalled
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["cart"])]
+
+
+@pytest.fixture
+def project(pubsub_emulator, settings):
+    """A Pub/Sub project of the test's own, so nothing else running on the emulator interferes."""
+    settings.GOOGLE_CLOUD_PROJECT = f"test-{uuid.uuid4().hex[:12]}"
+    return settings.GOOGLE_CLOUD_PROJECT
+
+
+@pytest.fixture
+def provisioned(project):
+    call_command("provision_pubsub", stdout=io.StringIO())
+    return project
+
+
+@pytest.fixture
+def queue_prefix(monkeypatch):
+    """Task queues of the test's own on the real broker, deleted afterwards."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}-"
+    monkeypatch.setattr(services, "QUEUE_PREFIX", prefix)
+    yield prefix
+    with celery_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for service in services.SERVICES.values():
+            channel.queue_delete(service.queue)
+            channel.exchange_delete(service.queue)
+
+
+def pull(subscription: str, count: int, *, ack: bool = True, timeout: float = 20.0) -> list:
+    """Pull until ``count`` messages have arrived (acknowledging them unless told not to)."""
+    client, path = subscriber(), subscription_path(subscription)
+    received, deadline = [], time.monotonic() + timeout
+    while len(received) < count and time.monotonic() < deadline:
+        response = client.pull(request={"subscription": path, "max_messages": 100}, timeout=5)
+        batch = list(response.received_messages)
+        if batch and ack:
+            client.acknowledge(request={"subscription": path, "ack_ids": [m.ack_id for m in batch]})
+        received.extend(batch)
+    return received
+
+
+def broker_messages(queue: str) -> list:
+    """Everything waiting in a task queue of the real broker, taken off it."""
+    taken = []
+    with celery_app.connection_for_read() as connection:
+        channel = connection.default_channel
+        while (message := channel.basic_get(queue, no_ack=True)) is not None:
+            taken.append(message)
+    return taken
+
+
+def order_requests(count: int) -> list[OrderRequested]:
+    return [
+        OrderRequested(cart_id=uuid.uuid4(), customer_id=uuid.uuid4(), items=[Line(product_sku="LAP-001", quantity=1)])
+        for _ in range(count)
+    ]
+
+
+def record(events) -> list[OutboxEvent]:
+    with transaction.atomic(using="cart"):
+        return [record_event(e, using="cart", ordering_key=str(e.cart_id), correlation_id=e.cart_id) for e in events]
+
+
+def test_the_relay_publishes_pending_rows_with_their_envelope_and_marks_them_published(provisioned):
+    rows = record(order_requests(3))
+
+    taken = OutboxRelay(["cart"]).publish_batch("cart")
+
+    assert taken == 3
+    received = [m.message for m in pull("inventory-service-order-requested", 3)]
+    by_event = {m.attributes["event_id"]: m for m in received}
+    assert set(by_event) == {str(row.event_id) for row in rows}
+    for row in rows:
+        message = by_event[str(row.event_id)]
+        assert json.loads(message.data) == row.payload
+        assert dict(message.attributes) == {
+            "event_id": str(row.event_id),
+            "event_type": "order-requested",
+            "occurred_at": row.occurred_at.isoformat(),
+            "schema_version": "1",
+            "correlation_id": str(row.correlation_id),
+            "producer": "cart-service",
+        }
+        assert message.ordering_key == row.ordering_key
+    assert not OutboxEvent.objects.using("cart").filter(published_at__isnull=True).exists()
+    assert OutboxRelay(["cart"]).publish_batch("cart") == 0  # nothing is published twice
+
+
+def test_rows_the_relay_cannot_publish_stay_pending_with_the_error_until_it_can(project):
+    # given: the topics do not exist yet
+    rows = record(order_requests(2))
+    relay = OutboxRelay(["cart"])
+
+    with pytest.raises(PublishingStalled):
+        relay.publish_batch("cart")
+
+    pending = OutboxEvent.objects.using("cart").filter(published_at__isnull=True).order_by("id")
+    assert [row.pk for row in pending] == [row.pk for row in rows]
+    assert all(row.publish_attempts == 1 and "NotFound" in row.last_error for row in pending)
+
+    # when: the topics appear
+    call_command("provision_pubsub", stdout=io.StringIO())
+
+    # then: the next batch publishes them
+    assert relay.publish_batch("cart") == 2
+    assert len(pull("inventory-service-order-requested", 2)) == 2
+    assert not OutboxEvent.objects.using("cart").filter(published_at__isnull=True).exists()
+
+
+def test_the_bridge_hands_a_pulled_batch_to_celery_in_batched_tasks_and_dead_letters_what_it_cannot_route(
+    provisioned, queue_prefix
+):
+    # given: three events and one message that is not JSON on the cart's stock.rejected subscription
+    subscription = Subscription(services.SERVICES["cart"], "stock.rejected")
+    event_ids = [str(uuid.uuid4()) for _ in range(3)]
+    client = publisher()
+    for event_id in event_ids:
+        payload = {"cart_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "details": []}
+        client.publish(
+            topic_path("stock.rejected"), json.dumps(payload).encode(), event_id=event_id, event_type="stock.rejected"
+        ).result(timeout=30)
+    client.publish(
+        topic_path("stock.rejected"), b"{not json", event_id=str(uuid.uuid4()), event_type="stock.rejected"
+    ).result(timeout=30)
+    received = pull(subscription.name, 4, ack=False)
+    assert len(received) == 4
+
+    # when: the bridge hands them over, at most two events per task
+    acks, nacks = [], []
+    Bridge([subscription], task_batch=2).hand_over(subscription, [PulledMessage(m, acks, nacks) for m in received])
+
+    # then: every message is acknowledged only now that the broker holds its task
+    assert sorted(acks) == sorted(m.ack_id for m in received)
+    assert nacks == []
+    tasks = broker_messages(f"{queue_prefix}cart")
+    assert [task.headers["task"] for task in tasks] == ["cart.handle_events", "cart.handle_events"]
+    batches = [json.loads(task.body)[0][0] for task in tasks]  # protocol 2: [args, kwargs, embed]
+    assert sorted(len(batch) for batch in batches) == [1, 2]
+    assert sorted(attributes["event_id"] for batch in batches for _, _, attributes in batch) == sorted(event_ids)
+    assert {event_type for batch in batches for event_type, _, _ in batch} == {"stock.rejected"}
+    [dead] = [m.message for m in pull(subscription.dead_letter, 1)]
+    assert dead.data == b"{not json"
+    assert "not JSON" in dead.attributes["bridge_error"]
+    assert dead.attributes["source_subscription"] == "cart-service-stock-rejected"
