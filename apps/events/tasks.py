@@ -17,6 +17,7 @@ from collections.abc import Callable
 from celery import Task, shared_task
 from celery.exceptions import Reject, Retry
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 
 from apps.events.inbox import Handler, MalformedEvent, consume, dead_letter, parse, record_failure
@@ -94,6 +95,9 @@ def handler_tasks(
             )
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
+            connection = connections[service.database]
+            if not connection.in_atomic_block:  # (a test's own transaction is not ours to close)
+                connection.close_if_unusable_or_obsolete()  # broken by an outage: reconnect for what follows
             if attempt >= settings.HANDLER_MAX_RETRIES:
                 return give_up(error, give_up_hooks.get(event_type))
             logger.warning("%s: %s %s failed, will retry: %s", service.service_name, event_type, event_id, error)

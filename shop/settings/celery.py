@@ -21,6 +21,11 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ACKS_LATE = True  # a task is removed from the queue only once it has run
 CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a killed worker's task goes back to the queue
 CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
+# Celery's Django fixup closes every database connection before and after each task unless this
+# is set: a new PostgreSQL backend per event. With it, it closes them only every N tasks, and the
+# app's own signal handlers (shop/celery.py) apply CONN_MAX_AGE and drop broken connections
+# between tasks, as Django does between requests.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_PREFETCH_MULTIPLIER", default=4)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
