@@ -13,7 +13,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("service", choices=sorted(SERVICES))
-        parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CELERY_CONCURRENCY", "2")))
+        parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CELERY_CONCURRENCY", "4")))
+        # Threads: handlers mostly wait on PostgreSQL, and a thread takes a task without the
+        # prefork pool's pipe hand-over between processes (measured in the README's benchmark).
+        parser.add_argument(
+            "--pool", choices=["threads", "prefork", "solo"], default=os.environ.get("CELERY_POOL", "threads")
+        )
         parser.add_argument("--loglevel", default=os.environ.get("CELERY_LOG_LEVEL", "INFO"))
 
     def handle(self, *args, **options):
@@ -24,6 +29,7 @@ class Command(BaseCommand):
                 f"--queues={service.queue}",
                 # unique per platform on a shared broker (its remote-control queue is exclusive)
                 f"--hostname={QUEUE_PREFIX}{service.name}@%h",
+                f"--pool={options['pool']}",
                 f"--concurrency={options['concurrency']}",
                 f"--loglevel={options['loglevel']}",
                 "--without-gossip",
