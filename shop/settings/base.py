@@ -51,6 +51,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+if any(s.name == "product" for s in SERVED_SERVICES):
+    # The catalog list, replayed while the catalog is unchanged, ahead of everything else.
+    MIDDLEWARE.insert(0, "apps.products.middleware.CatalogPageCache")
+
 APPEND_SLASH = False  # routes accept both forms themselves; a redirect would drop a POST body
 ROOT_URLCONF = get_service(SHOP_SERVICE).urlconf if SHOP_SERVICE else "shop.urls.index"
 WSGI_APPLICATION = "shop.wsgi.application"
@@ -76,12 +80,16 @@ TEMPLATES = [
 # <SERVICE>_DATABASE_URL points one elsewhere.
 DATABASE_URL = env.str("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/shop")
 CONN_MAX_AGE = env.int("DJANGO_CONN_MAX_AGE", default=60)
+# No "SELECT 1" before each request's first query (Django's default): it cost the catalog list
+# about 14 % of its throughput. A connection broken by a PostgreSQL restart fails one request
+# (503, the client retries) and is dropped at the end of it; workers drop it as an event fails.
+CONN_HEALTH_CHECKS = env.bool("DJANGO_CONN_HEALTH_CHECKS", default=False)
 
 
 def _database(url: str) -> dict:
     config = env.db_url_config(url)
     config["CONN_MAX_AGE"] = CONN_MAX_AGE
-    config["CONN_HEALTH_CHECKS"] = True
+    config["CONN_HEALTH_CHECKS"] = CONN_HEALTH_CHECKS
     config["TEST"] = {"DEPENDENCIES": []}  # no database needs another to be created first
     return config
 
@@ -101,7 +109,7 @@ DATABASES = {
 DATABASE_ROUTERS = ["shop.routers.ServiceRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Per process, in memory: only for derived data whose key says when it is stale (catalog pages).
+# Per process, in memory.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 1000}}}
 
 AUTH_PASSWORD_VALIDATORS = [

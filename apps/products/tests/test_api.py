@@ -171,3 +171,40 @@ def test_the_list_shows_every_change_at_once_though_pages_are_cached(api):
     assert [p["sku"] for p in api.get("/products").json()["results"]] == ["LAP-001"]
     api.delete("/products/LAP-001")
     assert api.get("/products").json()["results"] == []
+
+
+def test_a_repeated_list_is_replayed_without_the_view_until_the_catalog_changes(api, monkeypatch):
+    from apps.products.api import views
+
+    api.post("/products", {"sku": "LAP-001", "name": "Laptop", "price": "999.99"}, format="json")
+    rendered = []
+    render = views.ProductViewSet.list
+    monkeypatch.setattr(views.ProductViewSet, "list", lambda self, request: rendered.append(1) or render(self, request))
+
+    first, second = api.get("/products?limit=10"), api.get("/products?limit=10")
+    api.put("/products/LAP-001", {"price": "899.00"}, format="json")
+    third = api.get("/products?limit=10")
+
+    assert len(rendered) == 2  # the second request was a replay, the third saw a new catalog state
+    assert second.content == first.content
+    assert second.headers["Content-Type"] == first.headers["Content-Type"] == "application/json"
+    assert [p["price"] for p in third.json()["results"]] == ["899.00"]
+
+
+def test_the_list_answers_503_as_json_while_the_database_is_down_and_never_replays_it(api, monkeypatch):
+    from django.db import OperationalError
+
+    from apps.products import middleware
+
+    def database_down():
+        raise OperationalError("the database system is shutting down")
+
+    ProductFactory(sku="LAP-001")
+    with monkeypatch.context() as outage:
+        outage.setattr(middleware, "catalog_state", database_down)
+        outage.setattr("apps.products.selectors.product_list", database_down)
+        response = api.get("/products")
+
+    assert response.status_code == 503
+    assert "detail" in response.json()
+    assert [p["sku"] for p in api.get("/products").json()["results"]] == ["LAP-001"]
