@@ -97,7 +97,7 @@ def main() -> int:
     parser.add_argument("--read-seconds", type=int, default=10)
     parser.add_argument("--read-connections", type=int, default=32)
     parser.add_argument("--running", action="store_true", help="use the platform `make run` started")
-    parser.add_argument("--web-concurrency", default=os.environ.get("WEB_CONCURRENCY", "3"))
+    parser.add_argument("--web-concurrency", default=os.environ.get("WEB_CONCURRENCY", "2"))
     parser.add_argument("--celery-concurrency", default=os.environ.get("CELERY_CONCURRENCY", "4"))
     parser.add_argument("--results", type=Path, default=ROOT / "results")
     args = parser.parse_args()

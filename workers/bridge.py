@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 
 from django.conf import settings
 from google.api_core import exceptions
@@ -56,13 +57,13 @@ class PulledMessage:
         self.data = received.message.data
         self.attributes = received.message.attributes
         self.message_id = received.message.message_id
-        self._ack_id, self._acks, self._nacks = received.ack_id, acks, nacks
+        self.ack_id, self._acks, self._nacks = received.ack_id, acks, nacks
 
     def ack(self) -> None:
-        self._acks.append(self._ack_id)
+        self._acks.append(self.ack_id)
 
     def nack(self) -> None:
-        self._nacks.append(self._ack_id)
+        self._nacks.append(self.ack_id)
 
 
 class Bridge:
@@ -72,6 +73,7 @@ class Bridge:
         self.subscriptions = subscriptions
         self.max_messages = max_messages or settings.BRIDGE_MAX_MESSAGES
         self.task_batch = task_batch or settings.BRIDGE_TASK_BATCH
+        self.hold_seconds = settings.BRIDGE_HOLD_SECONDS
         self.subscriber = subscriber()
         self.publisher = publisher()
         self.stopping = threading.Event()
@@ -111,17 +113,49 @@ class Bridge:
                 self.dead_letter(message, subscription, str(exc))
         for start in range(0, len(routable), self.task_batch):
             chunk = routable[start : start + self.task_batch]
-            try:
-                celery_app.send_task(
-                    batch_task_name(service.name), args=[[list(event) for event, _ in chunk]], queue=service.queue
-                )
-            except Exception:
-                logger.exception("%s: broker refused %d events; Pub/Sub will redeliver", subscription.name, len(chunk))
+            if self.send_holding(subscription, chunk):
+                for _, message in chunk:
+                    message.ack()
+            else:
                 for _, message in chunk:
                     message.nack()
+
+    def send_holding(self, subscription: Subscription, chunk: list) -> bool:
+        """Send one batch task; while the broker refuses (a restart), keep the messages leased and retry.
+
+        Only after BRIDGE_HOLD_SECONDS does the batch go back to Pub/Sub (nack): a short broker
+        outage costs no redelivery at all.
+        """
+        service = subscription.service
+        events = [list(event) for event, _ in chunk]
+        give_up_at, pause = time.monotonic() + self.hold_seconds, 0.5
+        while True:
+            try:
+                task = celery_app.send_task(batch_task_name(service.name), args=[events], queue=service.queue)
+            except Exception:
+                if self.stopping.is_set() or time.monotonic() + pause > give_up_at:
+                    logger.exception("%s: broker refused %d events; back to Pub/Sub", subscription.name, len(chunk))
+                    return False
+                logger.warning("%s: broker refused %d events; retrying in %.1fs", subscription.name, len(chunk), pause)
+                self.extend_leases(subscription, [message for _, message in chunk])
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
                 continue
-            for _, message in chunk:
-                message.ack()
+            if logger.isEnabledFor(logging.DEBUG):
+                event_ids = [attributes.get("event_id") for _, _, attributes in events]
+                logger.debug("%s: task %s carries %s", subscription.name, task.id, event_ids)
+            return True
+
+    def extend_leases(self, subscription: Subscription, messages: list) -> None:
+        ack_ids = [message.ack_id for message in messages if getattr(message, "ack_id", None)]
+        if ack_ids:
+            self.subscriber.modify_ack_deadline(
+                request={
+                    "subscription": subscription_path(subscription.name),
+                    "ack_ids": ack_ids,
+                    "ack_deadline_seconds": settings.PUBSUB_ACK_DEADLINE_SECONDS,
+                }
+            )
 
     def dead_letter(self, message, subscription: Subscription, reason: str) -> None:
         logger.error("%s: dead-lettering message %s: %s", subscription.name, message.message_id, reason)
@@ -196,6 +230,7 @@ class Bridge:
             self.hand_over(subscription, [PulledMessage(m, acks, nacks) for m in response.received_messages])
             if acks:
                 self.subscriber.acknowledge(request={"subscription": path, "ack_ids": acks})
+                logger.debug("%s: acknowledged %d", subscription.name, len(acks))
             if nacks:
                 self.subscriber.modify_ack_deadline(
                     request={"subscription": path, "ack_ids": nacks, "ack_deadline_seconds": 0}

@@ -186,6 +186,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # DEBUG: every event id the relay publishes and the bridge hands over, with its task id,
+    # to follow one event through a chaos run.
+    "loggers": {
+        "workers": {"level": env.str("WORKERS_LOG_LEVEL", default=env.str("LOG_LEVEL", default="INFO"))},
+    },
 }
 
 # --- Integrations, each in its own module ------------------------------------------------------

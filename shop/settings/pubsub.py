@@ -34,6 +34,9 @@ BRIDGE_PULL = env.str("BRIDGE_PULL", default="unary" if PUBSUB_EMULATOR_HOST els
 BRIDGE_MAX_MESSAGES = env.int("BRIDGE_MAX_MESSAGES", default=200)
 # Bridge (pulling): at most this many pulled events travel in one Celery task.
 BRIDGE_TASK_BATCH = env.int("BRIDGE_TASK_BATCH", default=20)
+# Bridge: how long it keeps a batch the broker refuses (leases extended, retrying) before handing
+# it back to Pub/Sub. A broker restart then costs no redelivery.
+BRIDGE_HOLD_SECONDS = env.float("BRIDGE_HOLD_SECONDS", default=60.0)
 # Handlers: Celery retries with exponential backoff, then the event is dead-lettered.
 HANDLER_MAX_RETRIES = env.int("HANDLER_MAX_RETRIES", default=8)
 HANDLER_RETRY_BACKOFF_MAX = env.int("HANDLER_RETRY_BACKOFF_MAX", default=60)

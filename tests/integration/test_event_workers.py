@@ -164,3 +164,65 @@ def test_the_bridge_hands_a_pulled_batch_to_celery_in_batched_tasks_and_dead_let
     assert dead.data == b"{not json"
     assert "not JSON" in dead.attributes["bridge_error"]
     assert dead.attributes["source_subscription"] == "cart-service-stock-rejected"
+
+
+def stock_rejected_messages(count: int) -> tuple[Subscription, list]:
+    """``count`` events published and pulled (not yet acknowledged) from the cart's stock.rejected."""
+    subscription = Subscription(services.SERVICES["cart"], "stock.rejected")
+    client = publisher()
+    for _ in range(count):
+        payload = {"cart_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "details": []}
+        client.publish(topic_path("stock.rejected"), json.dumps(payload).encode(), event_id=str(uuid.uuid4())).result(
+            timeout=30
+        )
+    received = pull(subscription.name, count, ack=False)
+    assert len(received) == count
+    return subscription, received
+
+
+def refused(times: int):
+    """send_task as during a broker restart: refused ``times`` times, then the real broker."""
+    calls = []
+    send = celery_app.send_task
+
+    def send_task(*args, **kwargs):
+        calls.append(args)
+        if len(calls) <= times:
+            raise ConnectionRefusedError("[Errno 111] Connection refused")
+        return send(*args, **kwargs)
+
+    return send_task, calls
+
+
+def test_a_batch_the_broker_refuses_for_a_moment_is_held_and_sent_not_handed_back(
+    provisioned, queue_prefix, monkeypatch
+):
+    subscription, received = stock_rejected_messages(2)
+    send_task, calls = refused(times=2)
+    monkeypatch.setattr(celery_app, "send_task", send_task)
+    bridge = Bridge([subscription])
+    bridge.hold_seconds = 30
+
+    acks, nacks = [], []
+    bridge.hand_over(subscription, [PulledMessage(m, acks, nacks) for m in received])
+
+    assert len(calls) == 3
+    assert sorted(acks) == sorted(m.ack_id for m in received)
+    assert nacks == []
+    [task] = broker_messages(f"{queue_prefix}cart")
+    assert len(json.loads(task.body)[0][0]) == 2
+
+
+def test_a_batch_the_broker_keeps_refusing_goes_back_to_pub_sub(provisioned, queue_prefix, monkeypatch):
+    subscription, received = stock_rejected_messages(1)
+    send_task, calls = refused(times=1000)
+    monkeypatch.setattr(celery_app, "send_task", send_task)
+    bridge = Bridge([subscription])
+    bridge.hold_seconds = 1
+
+    acks, nacks = [], []
+    bridge.hand_over(subscription, [PulledMessage(m, acks, nacks) for m in received])
+
+    assert len(calls) > 1  # it tried again while holding the message
+    assert acks == []
+    assert nacks == [received[0].ack_id]
