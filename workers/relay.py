@@ -4,7 +4,8 @@ A thin loop. It LISTENs for the NOTIFY each outbox insert sends at commit (with 
 poll), takes a batch of pending rows with FOR UPDATE SKIP LOCKED (so several relays share the
 work), publishes them with their ordering keys (one Publish call per topic), and marks them
 published in the same transaction. Killed between publish and mark, it publishes the batch again on restart: the
-events keep their event_id, so consumers drop the copies.
+events keep their event_id, so consumers drop the copies. Every REDRIVE_INTERVAL_SECONDS it
+also re-drives what a subscribed service never received (workers/redrive.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import logging
 import select
 import threading
+import time
 
 import psycopg
 from django.conf import settings
@@ -24,6 +26,7 @@ from google.pubsub_v1 import PubsubMessage
 from apps.events.models import OutboxEvent
 from apps.events.pubsub import batch_publisher, topic_path
 from shop.services import get_service
+from workers.redrive import redrive
 
 logger = logging.getLogger("workers.relay")
 
@@ -57,6 +60,7 @@ class OutboxRelay:
         self.batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
         self.poll_seconds = poll_seconds if poll_seconds is not None else settings.OUTBOX_POLL_SECONDS
         self.publisher = batch_publisher()
+        self.redrive_seconds = settings.REDRIVE_INTERVAL_SECONDS
         self.stopping = threading.Event()
 
     def publish_batch(self, database: str) -> int:
@@ -116,9 +120,17 @@ class OutboxRelay:
         by_fileno = {conn.fileno(): database for database, conn in listeners.items()}
         due = set(self.databases)  # start by publishing whatever was left behind
         backoff = 0.0
+        next_redrive = time.monotonic() + self.redrive_seconds
         logger.info("relay publishing the outboxes of %s", ", ".join(self.databases))
         try:
             while not self.stopping.is_set():
+                if self.redrive_seconds and time.monotonic() >= next_redrive:
+                    next_redrive = time.monotonic() + self.redrive_seconds
+                    try:
+                        if redrive(self.databases):
+                            due = set(self.databases)
+                    except Exception:
+                        logger.exception("re-drive check failed; trying again in %ss", self.redrive_seconds)
                 for database in sorted(due):
                     try:
                         self.drain(database)

@@ -36,6 +36,7 @@ class OutboxEvent(models.Model):
                 name="outbox_pending_idx",
                 condition=models.Q(published_at__isnull=True),
             ),
+            models.Index(fields=["published_at"], name="outbox_published_idx"),  # re-drive's window
         ]
 
     def __str__(self) -> str:

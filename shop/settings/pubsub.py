@@ -26,6 +26,12 @@ PUBSUB_ENABLE_MESSAGE_ORDERING = env.bool("PUBSUB_ENABLE_MESSAGE_ORDERING", defa
 # Relay: how many outbox rows one batch publishes, and the fallback poll when no NOTIFY arrives.
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
 OUTBOX_POLL_SECONDS = env.float("OUTBOX_POLL_SECONDS", default=1.0)
+# Re-drive (workers/redrive.py, run by the relay): every INTERVAL seconds, events published between
+# WINDOW and GRACE seconds ago that a subscribed service has no inbox row for are published again.
+# 0 turns it off.
+REDRIVE_INTERVAL_SECONDS = env.float("REDRIVE_INTERVAL_SECONDS", default=30.0)
+REDRIVE_GRACE_SECONDS = env.float("REDRIVE_GRACE_SECONDS", default=60.0)
+REDRIVE_WINDOW_SECONDS = env.float("REDRIVE_WINDOW_SECONDS", default=600.0)
 # Bridge: "streaming" pull (the client library's flow-controlled stream) or "unary" long-polling
 # Pull. Locally the emulator keeps dispatching to the streams of a SIGKILLed subscriber for
 # minutes, so with the emulator the bridge pulls; on Google Cloud it streams.

@@ -1,0 +1,64 @@
+"""Re-drive: events a subscribed service never received are published again, and only those."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from apps.events.contracts import Line, OrderRequested
+from apps.events.models import OutboxEvent, ProcessedMessage
+from apps.events.outbox import record_event
+from workers.redrive import redrive
+
+pytestmark = pytest.mark.django_db(databases=["cart", "inventory"])
+
+
+def published(seconds_ago: float) -> OutboxEvent:
+    """An order-requested in the cart's outbox, published ``seconds_ago`` (inventory consumes it)."""
+    items = [Line(product_sku="LAP-001", quantity=1)]
+    event = OrderRequested(cart_id=uuid.uuid4(), customer_id=uuid.uuid4(), items=items)
+    with transaction.atomic(using="cart"):
+        row = record_event(event, using="cart", ordering_key=str(event.cart_id))
+    OutboxEvent.objects.using("cart").filter(pk=row.pk).update(
+        published_at=timezone.now() - timedelta(seconds=seconds_ago)
+    )
+    return row
+
+
+def received_by_inventory(row: OutboxEvent, status: str = "success") -> None:
+    ProcessedMessage.objects.using("inventory").create(
+        message_id=str(row.event_id), event_type=row.event_type, service_name="inventory-service", status=status
+    )
+
+
+def pending_ids() -> set:
+    return set(OutboxEvent.objects.using("cart").filter(published_at__isnull=True).values_list("pk", flat=True))
+
+
+def test_what_the_consumer_never_received_is_published_again_and_nothing_else(settings):
+    settings.REDRIVE_GRACE_SECONDS, settings.REDRIVE_WINDOW_SECONDS = 60, 600
+    lost = published(seconds_ago=120)
+    done, failing = published(seconds_ago=120), published(seconds_ago=120)
+    received_by_inventory(done)
+    received_by_inventory(failing, status="failed")  # received: its retries are Celery's business
+    in_flight, too_old = published(seconds_ago=10), published(seconds_ago=3600)
+
+    assert redrive(["cart"]) == 1
+
+    assert pending_ids() == {lost.pk}
+    lost.refresh_from_db(using="cart")
+    assert lost.last_error.startswith("re-driven")
+    for row in (done, failing, in_flight, too_old):
+        row.refresh_from_db(using="cart")
+        assert row.published_at is not None
+
+
+def test_a_row_the_relay_is_publishing_again_already_is_left_alone(settings):
+    settings.REDRIVE_GRACE_SECONDS, settings.REDRIVE_WINDOW_SECONDS = 60, 600
+    row = published(seconds_ago=120)
+    OutboxEvent.objects.using("cart").filter(pk=row.pk).update(published_at=None)
+
+    assert redrive(["cart"]) == 0
+    assert pending_ids() == {row.pk}
