@@ -21,6 +21,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import psutil
 import psycopg
 import requests
 from google.cloud import pubsub_v1
@@ -32,6 +33,17 @@ from shop.services import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_PORT_OFFSET = 10000  # the first platform answers on 13000-13007, a second on 14000-14007 ...
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running (a zombie awaiting its reaper is not)."""
+    for process in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
 
 
 def free_port_offset() -> int:
@@ -145,11 +157,16 @@ class Platform:
         return process.pid
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Stop a process for good (the supervisor leaves it alone)."""
+        """Stop a process for good (the supervisor leaves it alone), its whole group gone.
+
+        The shell exits at once; the program it started may take its time (a Celery worker's warm
+        shutdown), and until it is gone it may still take work.
+        """
         process = self.processes.pop(name)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
         process.wait(timeout=30)
+        wait_until(lambda: not _group_alive(process.pid), timeout=30, message=f"{name} to exit")
 
     def stop_all(self) -> None:
         self.supervising.clear()

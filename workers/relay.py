@@ -3,9 +3,10 @@
 A thin loop. It LISTENs for the NOTIFY each outbox insert sends at commit (with a short fallback
 poll), takes a batch of pending rows with FOR UPDATE SKIP LOCKED (so several relays share the
 work), publishes them with their ordering keys (one Publish call per topic), and marks them
-published in the same transaction. Killed between publish and mark, it publishes the batch again on restart: the
-events keep their event_id, so consumers drop the copies. Every REDRIVE_INTERVAL_SECONDS it
-also re-drives what a subscribed service never received (workers/redrive.py).
+published in the same transaction. Killed between publish and mark, it publishes the batch
+again on restart: the events keep their event_id, so consumers drop the copies. Every
+REDRIVE_INTERVAL_SECONDS it also re-drives what a subscribed service never received
+(workers/redrive.py).
 """
 
 from __future__ import annotations
