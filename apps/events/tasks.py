@@ -8,6 +8,7 @@ dead-letters after the last retry.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -97,7 +98,8 @@ def handler_tasks(
             error = f"{type(exc).__name__}: {exc}"
             connection = connections[service.database]
             if not connection.in_atomic_block:  # (a test's own transaction is not ours to close)
-                connection.close_if_unusable_or_obsolete()  # broken by an outage: reconnect for what follows
+                with contextlib.suppress(Exception):
+                    connection.close_if_unusable_or_obsolete()  # broken by an outage: reconnect for what follows
             if attempt >= settings.HANDLER_MAX_RETRIES:
                 return give_up(error, give_up_hooks.get(event_type))
             logger.warning("%s: %s %s failed, will retry: %s", service.service_name, event_type, event_id, error)
@@ -157,7 +159,18 @@ def handler_tasks(
 
             return retry
 
-        outcomes = Counter(run(*event, 0, retry_alone(event)) for event in events)
+        outcomes: Counter[str] = Counter()
+        for event in events:
+            try:
+                outcomes[run(*event, 0, retry_alone(event))] += 1
+            except Reject:
+                raise
+            except Exception as exc:
+                # Not a handler failure (those are retried above) but one in the handling of it:
+                # acking the batch as failed would lose the events after this one.
+                logger.exception("%s: could not handle a batch; back to the broker", service.service_name)
+                time.sleep(REQUEUE_PAUSE_SECONDS)
+                raise Reject(f"batch failed: {exc}", requeue=True) from exc
         return dict(outcomes)
 
     return handle_event, handle_events

@@ -238,3 +238,30 @@ def test_a_batch_whose_retry_cannot_be_scheduled_goes_back_to_the_broker_whole(m
     assert rejected.value.requeue is True
     assert state(done) == ("stock-unavailable", False)  # committed: its redelivered copy is a duplicate
     assert state(unlucky) == ("processing", True)
+
+
+def test_a_batch_whose_handling_itself_breaks_goes_back_to_the_broker_not_acked_as_failed(monkeypatch):
+    from celery.exceptions import Reject
+
+    from apps.events import tasks as event_tasks
+
+    done, later = CartFactory(processing=True), CartFactory(processing=True)
+    batch = [message(stock_rejected(done)), message(stock_rejected(later))]
+    parsed = []
+    parse = event_tasks.parse
+
+    def parse_then_break(*args):
+        parsed.append(args)
+        if len(parsed) > 1:
+            raise RuntimeError("a bug in the adapter, not in a handler")
+        return parse(*args)
+
+    monkeypatch.setattr(event_tasks, "parse", parse_then_break)
+    monkeypatch.setattr(event_tasks, "REQUEUE_PAUSE_SECONDS", 0)
+
+    with pytest.raises(Reject) as rejected:
+        handle_events(batch)
+
+    assert rejected.value.requeue is True
+    assert state(done) == ("stock-unavailable", False)
+    assert state(later) == ("processing", True)  # redelivered with the batch, not lost
