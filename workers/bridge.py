@@ -101,7 +101,7 @@ class Bridge:
 
         return on_message
 
-    def hand_over(self, subscription: Subscription, messages: list) -> None:
+    def hand_over(self, subscription: Subscription, messages: list[PulledMessage]) -> None:
         """A pulled batch: one task per ``task_batch`` routable messages, acked once the broker has it."""
         service = subscription.service
         known_types = set(handlers_of(service))
@@ -146,16 +146,14 @@ class Bridge:
                 logger.debug("%s: task %s carries %s", subscription.name, task.id, event_ids)
             return True
 
-    def extend_leases(self, subscription: Subscription, messages: list) -> None:
-        ack_ids = [message.ack_id for message in messages if getattr(message, "ack_id", None)]
-        if ack_ids:
-            self.subscriber.modify_ack_deadline(
-                request={
-                    "subscription": subscription_path(subscription.name),
-                    "ack_ids": ack_ids,
-                    "ack_deadline_seconds": settings.PUBSUB_ACK_DEADLINE_SECONDS,
-                }
-            )
+    def extend_leases(self, subscription: Subscription, messages: list[PulledMessage]) -> None:
+        self.subscriber.modify_ack_deadline(
+            request={
+                "subscription": subscription_path(subscription.name),
+                "ack_ids": [message.ack_id for message in messages],
+                "ack_deadline_seconds": settings.PUBSUB_ACK_DEADLINE_SECONDS,
+            }
+        )
 
     def dead_letter(self, message, subscription: Subscription, reason: str) -> None:
         logger.error("%s: dead-lettering message %s: %s", subscription.name, message.message_id, reason)

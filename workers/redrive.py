@@ -41,14 +41,15 @@ def unconsumed(producers: list[str], *, grace_seconds: float, window_seconds: fl
     )
     missing: dict[str, list[int]] = {}
     for producer in producers:
-        rows = list(
+        by_topic: dict[str, dict[str, int]] = defaultdict(dict)  # topic -> event id -> outbox row id
+        for pk, event_id, topic in (
             OutboxEvent.objects.using(producer)
             .filter(recent, topic__in=list(consumers_of))
             .values_list("id", "event_id", "topic")
-        )
+        ):
+            by_topic[topic][str(event_id)] = pk
         lost = set()
-        for topic in {topic for _, _, topic in rows}:
-            ids = {str(event_id): pk for pk, event_id, row_topic in rows if row_topic == topic}
+        for topic, ids in by_topic.items():
             for consumer in consumers_of[topic]:
                 received = set(
                     ProcessedMessage.objects.using(consumer.database)
@@ -69,10 +70,12 @@ def redrive(producers: list[str]) -> int:
     total = 0
     for producer, ids in missing.items():
         # Only rows still marked published: one the relay is publishing right now is left alone.
-        total += (
+        marked = (
             OutboxEvent.objects.using(producer)
             .filter(pk__in=ids, published_at__isnull=False)
             .update(published_at=None, last_error="re-driven: a subscribed service never received it")
         )
-        logger.warning("%s: re-driving %d events a subscribed service never received", producer, len(ids))
+        if marked:
+            logger.warning("%s: re-driving %d events a subscribed service never received", producer, marked)
+        total += marked
     return total

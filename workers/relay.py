@@ -93,7 +93,9 @@ class OutboxRelay:
                         timeout=PUBLISH_TIMEOUT_SECONDS,
                     )
                     published.extend(row.pk for row in topic_rows)
-                    logger.debug("%s: published to %s %s", database, topic, [str(r.event_id) for r in topic_rows])
+                    if logger.isEnabledFor(logging.DEBUG):
+                        event_ids = [str(row.event_id) for row in topic_rows]
+                        logger.debug("%s: published to %s %s", database, topic, event_ids)
                 except GoogleAPIError as exc:
                     failed.extend((row, exc) for row in topic_rows)
             now = timezone.now()
