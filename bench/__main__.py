@@ -1,12 +1,14 @@
 """`make bench`: drive the real HTTP API end to end and print what the platform does, in figures.
 
-    python -m bench [--customers 32] [--orders 1500] [--rate 0] [--running]
+    python -m bench [--customers 32] [--orders 1500] [--rate 0] [--running] [--profile]
 
 Brings up a platform of its own (as `make run` does, on ports 13000-13007 or the next free block, own databases) unless
 --running is given (then the one on 3000-3007). Creates its own customers and stock, has C
 customers add items and convert their carts until N orders are placed (closed loop, or at a fixed
 offered --rate), waits for every cart's outcome and its notifications, then measures the read
 paths with wrk. Prints the figures and writes them as JSON and a PNG chart under results/.
+--profile samples every platform process with py-spy while the orders are driven and prints where
+the CPU went, per process kind (the stacks are written under results/ too).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import psutil
 
 from bench import measure
 from bench.load import Driver, Target, console, prepare
+from bench.profile import Profiler, py_spy_path
 from shop import emulator
 from shop.launcher import ROOT, Platform
 
@@ -100,7 +103,12 @@ def main() -> int:
     parser.add_argument("--web-concurrency", default=os.environ.get("WEB_CONCURRENCY", "2"))
     parser.add_argument("--celery-concurrency", default=os.environ.get("CELERY_CONCURRENCY", "4"))
     parser.add_argument("--results", type=Path, default=ROOT / "results")
+    parser.add_argument("--profile", action="store_true", help="sample every platform process with py-spy")
     args = parser.parse_args()
+    if args.profile and args.running:
+        parser.error("--profile samples a platform of the benchmark's own; it cannot be combined with --running")
+    if args.profile:
+        py_spy_path()
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.results / f"bench-{stamp}"
@@ -127,7 +135,7 @@ def main() -> int:
             platform.setup()
             platform.start_all()
         target = Target(platform)
-        result = asyncio.run(run(args, target, platform))
+        result = asyncio.run(run(args, target, platform, out))
         audit = measure.audit(target.env(), ROOT)
         result["audit"] = audit
         result["machine"] = measure.machine()
@@ -142,14 +150,18 @@ def main() -> int:
             emulator.stop(emulator_process)
 
 
-async def run(args, target: Target, platform: Platform | None) -> dict:
+async def run(args, target: Target, platform: Platform | None, out: Path) -> dict:
     limits = httpx.Limits(max_connections=args.customers + 8, max_keepalive_connections=args.customers + 8)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         customers, skus = await prepare(client, target, args.customers, args.skus, args.orders)
         driver = Driver(client, target, customers, skus, args.orders, args.rate)
+        profiler = Profiler(platform, out) if args.profile else None
+        if profiler:
+            profiler.start()
         cpu_before = cpu_by_kind(platform)
         started, finished = await driver.run()
         cpu_after = cpu_by_kind(platform)
+        profile = profiler.stop() if profiler else None
     console.print("waiting for every notification to be sent")
     measure.wait_for_notifications(target, driver.cart_ids)
     result = measure.end_to_end(target, driver.cart_ids)
@@ -171,6 +183,8 @@ async def run(args, target: Target, platform: Platform | None) -> dict:
         },
         read_paths=read_paths(target, customers[0], args.read_seconds, args.read_connections),
     )
+    if profile is not None:
+        result["profile"] = profile
     return result
 
 

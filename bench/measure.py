@@ -285,6 +285,10 @@ def report(console, result: dict, out: Path) -> None:
     console.print(reads)
     console.print(f"HTTP write path: {result['http_write']}")
     console.print(f"CPU seconds per 1,000 orders: {result['cpu_seconds_per_1000_orders']}")
+    if "profile" in result:
+        from bench.profile import report as profile_report
+
+        profile_report(console, result["profile"])
     audit = result["audit"]
     console.print(f"audit: {'OK' if audit['ok'] else 'VIOLATIONS'}")
     console.print(f"written: {out / 'bench.json'}, {out / 'bench.png'}")

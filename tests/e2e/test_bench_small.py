@@ -26,9 +26,10 @@ def test_a_small_benchmark_places_every_order_and_leaves_the_invariants_whole(pl
         read_connections=4,
         web_concurrency="1",
         celery_concurrency="1",
+        profile=True,
     )
 
-    result = asyncio.run(run(args, Target(platform), platform))
+    result = asyncio.run(run(args, Target(platform), platform, tmp_path))
 
     assert result["carts"] == 30
     assert result["outcomes"] == {"ordered": 30}
@@ -40,6 +41,14 @@ def test_a_small_benchmark_places_every_order_and_leaves_the_invariants_whole(pl
     assert 0 < latency["convert_to_confirmed"]["p50"] <= latency["convert_to_confirmed"]["max"]
     for hop in result["hops_ms"].values():
         assert hop["outbox_to_published"]["count"] > 0
+    # --profile sampled the real processes: the web servers' time was in the cart views, the
+    # workers' in the inbox.
+    web, worker = result["profile"]["web"], result["profile"]["worker"]
+    assert web["samples"] > 0
+    assert worker["samples"] > 0
+    assert web["inclusive_percent"]["our code"] > 0
+    assert worker["inclusive_percent"]["our code"] > 0
+    assert list((tmp_path / "profile").glob("cart-web.txt"))
     measure.chart(result, tmp_path / "bench.png")
     assert (tmp_path / "bench.png").stat().st_size > 0
     audit = measure.audit(platform.env, ROOT)
