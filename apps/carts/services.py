@@ -2,8 +2,8 @@
 
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connections, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from apps.carts.enums import CartStatus
@@ -13,23 +13,30 @@ from shop.errors import Conflict, InvalidRequest, NotFound
 
 MAX_LINE_QUANTITY = 10_000
 
+# CartItem's table (carts_cartitem) and its one-line-per-SKU constraint, in one statement.
+_ADD_TO_LINE = """
+INSERT INTO carts_cartitem (cart_id, product_sku, quantity, added_at) VALUES (%s, %s, %s, now())
+ON CONFLICT (cart_id, product_sku) DO UPDATE SET quantity = carts_cartitem.quantity + EXCLUDED.quantity
+RETURNING quantity
+"""
+
 
 def cart_add_item(*, customer_id: UUID, product_sku: str, quantity: int) -> Cart:
     """Add ``quantity`` of a product, creating the customer's active cart when there is none."""
     if quantity < 1:
         raise InvalidRequest("The quantity must be at least 1.", field="quantity")
+    if quantity > MAX_LINE_QUANTITY:
+        raise InvalidRequest(f"At most {MAX_LINE_QUANTITY} units of one product per cart.", field="quantity")
     if not CatalogProduct.objects.filter(sku=product_sku, deleted=False).exists():
         raise NotFound(f"No product with SKU {product_sku!r}.", field="product_sku")
     with transaction.atomic(using=DATABASE):
         cart = _editable_cart(customer_id, create=True)
-        line = CartItem.objects.select_for_update().filter(cart=cart, product_sku=product_sku).first()
-        total = quantity + (line.quantity if line else 0)
+        # One statement adds the line or adds to it (the cart row is locked: no one else is adding).
+        with connections[DATABASE].cursor() as cursor:
+            cursor.execute(_ADD_TO_LINE, [cart.pk, product_sku, quantity])
+            (total,) = cursor.fetchone()
         if total > MAX_LINE_QUANTITY:
             raise InvalidRequest(f"At most {MAX_LINE_QUANTITY} units of one product per cart.", field="quantity")
-        if line:
-            CartItem.objects.filter(pk=line.pk).update(quantity=F("quantity") + quantity)
-        else:
-            CartItem.objects.create(cart=cart, product_sku=product_sku, quantity=quantity)
         _touch(cart)
     return cart
 
@@ -48,7 +55,8 @@ def cart_convert(*, customer_id: UUID) -> Cart:
     """Lock the active cart and record order-requested, in one transaction."""
     with transaction.atomic(using=DATABASE):
         cart = _editable_cart(customer_id, create=False, missing=InvalidRequest("The cart is empty."))
-        if not cart.items.exists():
+        prefetch_related_objects([cart], "items")  # read once: for the event and for the answer
+        if not cart.items.all():
             raise InvalidRequest("The cart is empty.")
         cart.cart_locked = True
         cart.status = CartStatus.PROCESSING

@@ -43,7 +43,7 @@ class CartItemsView(APIView):
         payload = CartItemInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         cart = services.cart_add_item(customer_id=customer_id, **payload.validated_data)
-        return Response(CartSerializer(_fresh(cart)).data, status=status.HTTP_201_CREATED)
+        return Response(CartSerializer(cart).data, status=status.HTTP_201_CREATED)
 
 
 class CartItemView(APIView):
@@ -54,7 +54,7 @@ class CartItemView(APIView):
             # No cart holds such a SKU; and PostgreSQL refuses some (NUL), which would be a 500.
             raise NotFound(f"SKU {product_sku!r} is not in the cart.")
         cart = services.cart_remove_item(customer_id=customer_id, product_sku=product_sku)
-        return Response(CartSerializer(_fresh(cart)).data)
+        return Response(CartSerializer(cart).data)
 
 
 class CartConvertView(APIView):
@@ -66,8 +66,4 @@ class CartConvertView(APIView):
     def post(self, request):
         customer_id = customer_id_from(request)
         cart = services.cart_convert(customer_id=customer_id)
-        return Response(CartConvertedSerializer(_fresh(cart)).data, status=status.HTTP_202_ACCEPTED)
-
-
-def _fresh(cart):
-    return type(cart).objects.prefetch_related("items").get(pk=cart.pk)
+        return Response(CartConvertedSerializer(cart).data, status=status.HTTP_202_ACCEPTED)

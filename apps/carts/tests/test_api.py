@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from apps.carts.events import DATABASE
 from apps.carts.handlers import on_order_created, on_stock_rejected
 from apps.carts.models import Cart, CartItem
 from apps.carts.services import MAX_LINE_QUANTITY
@@ -715,3 +716,16 @@ def test_openapi_schema_describes_the_cart_routes(api):
     assert response.status_code == 200
     paths = {path.rstrip("/") for path in response.json()["paths"]}  # routes take both forms
     assert {"/cart", "/cart/items", "/cart/items/{product_sku}", "/cart/convert-to-order"} <= paths
+
+
+def test_adding_and_converting_take_a_handful_of_queries(api, catalog, django_assert_num_queries):
+    """The write path is the platform's busiest: nothing written is read back, nothing is read twice."""
+    add(api, "LAP-001", 1)
+
+    # the product check, the cart locked, the line upserted, the cart touched, the answer's lines
+    # (plus the transaction's savepoint and release)
+    with django_assert_num_queries(7, using=DATABASE):
+        assert add(api, "LAP-001", 1).json()["items"] == [{"product_sku": "LAP-001", "quantity": 2}]
+    # the cart locked, its lines (for the event and the answer), the cart updated, the outbox row
+    with django_assert_num_queries(6, using=DATABASE):
+        assert convert(api).json()["items"] == [{"product_sku": "LAP-001", "quantity": 2}]
