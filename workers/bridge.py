@@ -6,7 +6,6 @@ A thin loop. A message is acknowledged to Pub/Sub only once its task is confirme
 broker (publisher confirms), so a crash anywhere leaves it to be redelivered; the inbox drops
 the copies. What one Pull returns travels as one task per BRIDGE_TASK_BATCH messages: under load
 one broker round trip and one worker dispatch carry many events, when idle a batch is one event.
-After a Pull that brought work, it waits BRIDGE_LINGER_SECONDS so that the next one brings more.
 A message that cannot be parsed or routed is published to its subscription's dead-letter topic
 and acknowledged, so it never wedges the stream.
 """
@@ -74,7 +73,6 @@ class Bridge:
         self.subscriptions = subscriptions
         self.max_messages = max_messages or settings.BRIDGE_MAX_MESSAGES
         self.task_batch = task_batch or settings.BRIDGE_TASK_BATCH
-        self.linger_seconds = settings.BRIDGE_LINGER_SECONDS
         self.hold_seconds = settings.BRIDGE_HOLD_SECONDS
         self.subscriber = subscriber()
         self.publisher = publisher()
@@ -235,9 +233,6 @@ class Bridge:
                 self.subscriber.modify_ack_deadline(
                     request={"subscription": path, "ack_ids": nacks, "ack_deadline_seconds": 0}
                 )
-            if response.received_messages and len(response.received_messages) < self.max_messages:
-                # Work is arriving: let a few more messages gather, so the next Pull takes them together.
-                self.stopping.wait(self.linger_seconds)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -1,7 +1,7 @@
 """The outbox relay: publishes every service's committed events to Pub/Sub, promptly and once.
 
 A thin loop. It LISTENs for the NOTIFY each outbox insert sends at commit (with a short fallback
-poll), waits OUTBOX_LINGER_SECONDS for the commits right behind it, takes a batch of pending rows with FOR UPDATE SKIP LOCKED (so several relays share the
+poll), takes a batch of pending rows with FOR UPDATE SKIP LOCKED (so several relays share the
 work), publishes them with their ordering keys (one Publish call per topic), and marks them
 published in the same transaction. Killed between publish and mark, it publishes the batch
 again on restart: the events keep their event_id, so consumers drop the copies. Every
@@ -60,7 +60,6 @@ class OutboxRelay:
         self.databases = databases
         self.batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
         self.poll_seconds = poll_seconds if poll_seconds is not None else settings.OUTBOX_POLL_SECONDS
-        self.linger_seconds = settings.OUTBOX_LINGER_SECONDS
         self.publisher = batch_publisher()
         self.redrive_seconds = settings.REDRIVE_INTERVAL_SECONDS
         self.stopping = threading.Event()
@@ -150,10 +149,6 @@ class OutboxRelay:
                 ready, _, _ = select.select(list(by_fileno), [], [], self.poll_seconds)
                 if not ready:
                     due = set(self.databases)  # fallback poll: a NOTIFY may have been missed
-                elif self.linger_seconds:
-                    # Woken by a commit: let the commits right behind it join the batch.
-                    self.stopping.wait(self.linger_seconds)
-                    ready, _, _ = select.select(list(by_fileno), [], [], 0)
                 for fileno in ready:
                     database = by_fileno[fileno]
                     for _notify in listeners[database].notifies(timeout=0):

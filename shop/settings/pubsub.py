@@ -26,12 +26,6 @@ PUBSUB_ENABLE_MESSAGE_ORDERING = env.bool("PUBSUB_ENABLE_MESSAGE_ORDERING", defa
 # Relay: how many outbox rows one batch publishes, and the fallback poll when no NOTIFY arrives.
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
 OUTBOX_POLL_SECONDS = env.float("OUTBOX_POLL_SECONDS", default=1.0)
-# Relay and bridge: once woken by work, wait this long for more before taking a batch (as Kafka's
-# linger.ms). Under load a few ms per hop buys batches of several events, each costing one
-# transaction, one Publish, one Pull and one task instead of one per event; idle, it adds the
-# few ms alone. 0 takes each event as soon as it is seen.
-OUTBOX_LINGER_SECONDS = env.float("OUTBOX_LINGER_SECONDS", default=0.01)
-BRIDGE_LINGER_SECONDS = env.float("BRIDGE_LINGER_SECONDS", default=0.01)
 # Re-drive (workers/redrive.py, run by the relay): every INTERVAL seconds, events published between
 # WINDOW and GRACE seconds ago that a subscribed service has no inbox row for are published again.
 # 0 turns it off.
