@@ -27,7 +27,7 @@ from google.pubsub_v1 import PubsubMessage
 from apps.events.models import OutboxEvent
 from apps.events.pubsub import batch_publisher, topic_path
 from shop.services import get_service
-from workers.redrive import redrive
+from workers.redrive import Redriver
 
 logger = logging.getLogger("workers.relay")
 
@@ -62,6 +62,7 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds if poll_seconds is not None else settings.OUTBOX_POLL_SECONDS
         self.publisher = batch_publisher()
         self.redrive_seconds = settings.REDRIVE_INTERVAL_SECONDS
+        self.redriver = Redriver(databases)
         self.stopping = threading.Event()
 
     def publish_batch(self, database: str) -> int:
@@ -130,7 +131,7 @@ class OutboxRelay:
                 if self.redrive_seconds and time.monotonic() >= next_redrive:
                     next_redrive = time.monotonic() + self.redrive_seconds
                     try:
-                        if redrive(self.databases):
+                        if self.redriver.sweep():
                             due = set(self.databases)
                     except Exception:
                         logger.exception("re-drive check failed; trying again in %ss", self.redrive_seconds)

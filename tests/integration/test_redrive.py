@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.events.contracts import Line, OrderRequested
 from apps.events.models import OutboxEvent, ProcessedMessage
 from apps.events.outbox import record_event
-from workers.redrive import redrive
+from workers.redrive import Redriver, redrive
 
 pytestmark = pytest.mark.django_db(databases=["cart", "inventory"])
 
@@ -62,3 +62,53 @@ def test_a_row_the_relay_is_publishing_again_already_is_left_alone(settings):
 
     assert redrive(["cart"]) == 0
     assert pending_ids() == {row.pk}
+
+
+def test_a_sweep_looks_again_only_past_what_it_saw_received(settings, django_assert_num_queries):
+    settings.REDRIVE_GRACE_SECONDS, settings.REDRIVE_WINDOW_SECONDS = 60, 600
+    redriver = Redriver(["cart"])
+    first, second = published(seconds_ago=200), published(seconds_ago=150)
+    received_by_inventory(first)
+    received_by_inventory(second)
+
+    assert redriver.sweep() == 0
+    assert redriver.received_through["cart"] == second.pk
+
+    # Nothing new: the next sweep reads the outbox past the watermark and finds nothing to check.
+    with django_assert_num_queries(0, using="inventory"):
+        assert redriver.sweep() == 0
+
+
+def test_the_watermark_waits_for_a_row_still_in_its_grace(settings):
+    settings.REDRIVE_GRACE_SECONDS, settings.REDRIVE_WINDOW_SECONDS = 60, 600
+    redriver = Redriver(["cart"])
+    young = published(seconds_ago=10)
+    older = published(seconds_ago=120)  # published first, but recorded after ``young``
+    received_by_inventory(older)
+
+    assert redriver.sweep() == 0
+    assert redriver.received_through["cart"] == young.pk - 1
+
+    # ``young`` ages past its grace and was never received: the next sweep still sees it.
+    OutboxEvent.objects.using("cart").filter(pk=young.pk).update(published_at=timezone.now() - timedelta(seconds=90))
+    assert redriver.sweep() == 1
+    assert pending_ids() == {young.pk}
+
+
+def test_a_re_driven_row_is_checked_again_after_its_new_publication(settings):
+    settings.REDRIVE_GRACE_SECONDS, settings.REDRIVE_WINDOW_SECONDS = 60, 600
+    redriver = Redriver(["cart"])
+    lost, after = published(seconds_ago=120), published(seconds_ago=120)
+    received_by_inventory(after)
+
+    assert redriver.sweep() == 1
+    assert redriver.received_through["cart"] == lost.pk - 1
+
+    # The relay publishes it again, and that copy is lost too: once past the grace, it is re-driven again.
+    OutboxEvent.objects.using("cart").filter(pk=lost.pk).update(published_at=timezone.now() - timedelta(seconds=61))
+    assert redriver.sweep() == 1
+    # Once received, the watermark moves past it and past what followed.
+    OutboxEvent.objects.using("cart").filter(pk=lost.pk).update(published_at=timezone.now() - timedelta(seconds=61))
+    received_by_inventory(lost)
+    assert redriver.sweep() == 0
+    assert redriver.received_through["cart"] == after.pk
