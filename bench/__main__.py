@@ -23,11 +23,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import psutil
 
 from bench import measure
-from bench.load import Driver, Target, console, prepare
+from bench.load import Driver, Target, console, http_client, prepare
 from bench.profile import Profiler, py_spy_path
 from shop import emulator
 from shop.launcher import ROOT, Platform
@@ -151,8 +150,7 @@ def main() -> int:
 
 
 async def run(args, target: Target, platform: Platform | None, out: Path) -> dict:
-    limits = httpx.Limits(max_connections=args.customers + 8, max_keepalive_connections=args.customers + 8)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+    async with http_client(args.customers + 8, timeout=30) as client:
         customers, skus = await prepare(client, target, args.customers, args.skus, args.orders)
         driver = Driver(client, target, customers, skus, args.orders, args.rate)
         profiler = Profiler(platform, out) if args.profile else None

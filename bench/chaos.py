@@ -21,10 +21,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
 from bench import measure
-from bench.load import Driver, Target, console, prepare
+from bench.load import Driver, Target, console, http_client, prepare
 from shop import emulator
 from shop.launcher import ROOT, Platform, wait_until
 from shop.services import SERVICES
@@ -76,8 +74,7 @@ async def monkey(platform: Platform, stop: asyncio.Event, kills: int, interval: 
 
 async def drive(args, target: Target, platform: Platform) -> dict:
     kill_log: list = []
-    limits = httpx.Limits(max_connections=args.customers + 8, max_keepalive_connections=args.customers + 8)
-    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+    async with http_client(args.customers + 8, timeout=10) as client:
         customers, skus = await prepare(client, target, args.customers, 5, args.orders)
         driver = Driver(client, target, customers, skus, args.orders, rate=0, attempts=60)
         stop = asyncio.Event()

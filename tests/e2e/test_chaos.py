@@ -4,11 +4,10 @@ import asyncio
 import subprocess
 import sys
 
-import httpx
 import pytest
 
 from bench.chaos import drained
-from bench.load import Driver, Target, prepare
+from bench.load import Driver, Target, http_client, prepare
 from shop.launcher import ROOT, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -21,7 +20,7 @@ def test_killing_workers_bridge_and_relay_mid_load_loses_and_doubles_nothing(sup
     target = Target(platform)
 
     async def load_with_kills():
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with http_client(16, timeout=10) as client:
             customers, skus = await prepare(client, target, customers=8, skus=3, orders=40)
             driver = Driver(client, target, customers, skus, orders=40, rate=0, attempts=30)
 
