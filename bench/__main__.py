@@ -29,7 +29,7 @@ from bench import measure
 from bench.load import Driver, Target, console, http_client, prepare
 from bench.profile import Profiler, py_spy_path
 from shop import emulator
-from shop.launcher import ROOT, Platform
+from shop.launcher import ROOT, Platform, process_kind
 
 
 def cpu_by_kind(platform: Platform | None) -> dict[str, float]:
@@ -45,7 +45,7 @@ def cpu_by_kind(platform: Platform | None) -> dict[str, float]:
 
     if platform:
         for name, popen in platform.processes.items():
-            kind = name.rsplit("-", 1)[-1] if "-" in name else name
+            kind = process_kind(name)
             try:
                 root = psutil.Process(popen.pid)
                 for process in [root, *root.children(recursive=True)]:

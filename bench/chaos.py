@@ -24,7 +24,7 @@ from pathlib import Path
 from bench import measure
 from bench.load import Driver, Target, console, http_client, prepare
 from shop import emulator
-from shop.launcher import ROOT, Platform, wait_until
+from shop.launcher import ROOT, Platform, process_kind, wait_until
 from shop.services import SERVICES
 
 KINDS = ("web", "relay", "bridge", "worker")
@@ -50,7 +50,7 @@ def restart_rabbitmq() -> str:
 async def monkey(platform: Platform, stop: asyncio.Event, kills: int, interval: float, infra: bool, log: list):
     """Kill something every ``interval`` seconds until ``kills`` are done or the load is over."""
     started = time.monotonic()
-    by_kind = {kind: [n for n in platform.commands if n.split("-")[-1] == kind or n == kind] for kind in KINDS}
+    by_kind = {kind: [n for n in platform.commands if process_kind(n) == kind] for kind in KINDS}
     schedule = [random.choice(KINDS) for _ in range(kills)]
     for kind in KINDS:  # every kind at least once
         schedule[random.randrange(len(schedule))] = kind

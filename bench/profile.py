@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from shop.launcher import Platform
+from shop.launcher import Platform, process_kind
 
 SAMPLES_PER_SECOND = 50
 # Inclusive shares are reported for these: a sample counts once for each that is on its stack.
@@ -86,8 +86,7 @@ class Profiler:
         for name in self.recorders:
             path = self.out / f"{name}.txt"
             if path.exists():
-                kind = name.rsplit("-", 1)[-1]
-                stacks[kind].update(read_collapsed(path.read_text()))
+                stacks[process_kind(name)].update(read_collapsed(path.read_text()))
         return {kind: summarize(kind_stacks) for kind, kind_stacks in sorted(stacks.items())}
 
 

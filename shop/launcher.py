@@ -69,6 +69,11 @@ def wait_until(condition, *, timeout: float = 20.0, interval: float = 0.1, messa
         time.sleep(interval)
 
 
+def process_kind(name: str) -> str:
+    """What a platform process is: "cart-web" -> "web", "inventory-worker" -> "worker", "relay" -> "relay"."""
+    return name.rsplit("-", 1)[-1]
+
+
 class Platform:
     def __init__(self, workdir: Path, emulator_host: str, **overrides: str):
         self.id = uuid.uuid4().hex[:8]
