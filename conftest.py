@@ -1,6 +1,7 @@
 """Root fixtures: a DRF client per service, each talking to that service's URL conf only."""
 
 import pytest
+from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from shop.services import get_service
@@ -18,6 +19,12 @@ def service_client(settings):
         return client
 
     return for_service
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts():
+    """Each test starts with no requests counted against any caller (the test settings keep them in memory)."""
+    caches["throttle"].clear()
 
 
 def pytest_terminal_summary(terminalreporter):

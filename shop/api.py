@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.http import JsonResponse
@@ -12,17 +11,16 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 from rest_framework.renderers import JSONRenderer
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from shop import errors
+from shop.access import Access
+from shop.identity import CUSTOMER_HEADER  # noqa: F401 - where the API layer finds it
 
 logger = logging.getLogger(__name__)
-
-CUSTOMER_HEADER = "X-Customer-ID"
 
 
 DOMAIN_ERROR_STATUS = {
@@ -65,23 +63,6 @@ ERROR_DESCRIPTIONS = {
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     """The errors an operation documents, for ``extend_schema(responses={200: ..., **error_responses(400)})``."""
     return {code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]) for code in codes}
-
-
-def customer_id_from(request: Request) -> uuid.UUID:
-    """The caller's customer id from the X-Customer-ID header; 400 when missing or malformed."""
-    raw = request.headers.get(CUSTOMER_HEADER)
-    if not raw:
-        raise exceptions.ValidationError({CUSTOMER_HEADER: ["This header is required."]})
-    try:
-        return uuid.UUID(raw.strip())
-    except ValueError:
-        raise exceptions.ValidationError({CUSTOMER_HEADER: ["Must be a valid UUID."]}) from None
-
-
-def optional_customer_id_from(request: Request) -> uuid.UUID | None:
-    if CUSTOMER_HEADER.lower() not in {k.lower() for k in request.headers}:
-        return None
-    return customer_id_from(request)
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -147,6 +128,7 @@ def health_view(service):
 
     class HealthView(APIView):
         renderer_classes = [JSONRenderer]
+        access = {"get": Access.PUBLIC}
 
         @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
         def get(self, request):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 import orjson
+from django.core.exceptions import ImproperlyConfigured
 
 from shop.services import SERVICES, get_service
 
@@ -135,10 +136,24 @@ STORAGES = {
 
 # --- API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    # Authentication is external (contract): callers identify with X-Customer-ID.
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "UNAUTHENTICATED_USER": None,
+    # AUTH_MODE decides, per request, what identifies the caller (shop.identity); every view
+    # declares who may call each of its actions (shop.access).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["shop.identity.CallerAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["shop.access.DeclaredAccess"],
+    "UNAUTHENTICATED_USER": "shop.identity.anonymous",
+    "DEFAULT_THROTTLE_CLASSES": ["shop.throttling.CallerRateThrottle", "shop.throttling.SensitiveActionThrottle"],
+    # Per caller: a verified customer or staff member by the token's subject, anyone else by
+    # client address. "sensitive" is the tighter scope of the routes that start a saga or send
+    # messages (convert-to-order, POST /orders, POST /notifications). None: not throttled.
+    "DEFAULT_THROTTLE_RATES": {
+        "anonymous": env.str("THROTTLE_RATE_ANONYMOUS", default="120/min"),
+        "customer": env.str("THROTTLE_RATE_CUSTOMER", default="600/min"),
+        "staff": env.str("THROTTLE_RATE_STAFF", default="") or None,
+        "sensitive": env.str("THROTTLE_RATE_SENSITIVE", default="30/min"),
+    },
+    # The client address is REMOTE_ADDR unless this many proxies in front are trusted to append
+    # to X-Forwarded-For (DRF would otherwise believe whatever X-Forwarded-For a client sends).
+    "NUM_PROXIES": env.int("DRF_NUM_PROXIES", default=0),
     "DEFAULT_RENDERER_CLASSES": [
         "drf_orjson_renderer.renderers.ORJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -164,6 +179,33 @@ SPECTACULAR_SETTINGS = {
     # Order, status change "from" and "to" share one choice set: one component, one name.
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "apps.orders.enums.OrderStatus"},
 }
+
+# --- Identity (shop.identity, shop.access) ------------------------------------------------------
+# header: X-Customer-ID trusted as given (local use only); jwt: a verified bearer token.
+AUTH_MODE = env.str("AUTH_MODE", default="header")
+if AUTH_MODE not in ("header", "jwt"):
+    raise ImproperlyConfigured(f"AUTH_MODE must be 'header' or 'jwt', not {AUTH_MODE!r}.")
+AUTH_JWT_SECRET = env.str("AUTH_JWT_SECRET", default="")  # HS256
+AUTH_JWKS_URL = env.str("AUTH_JWKS_URL", default="")  # RS256 / ES256, the identity provider's keys
+AUTH_JWT_ISSUER = env.str("AUTH_JWT_ISSUER", default="")  # checked when set
+AUTH_JWT_AUDIENCE = env.str("AUTH_JWT_AUDIENCE", default="")  # checked when set
+AUTH_JWT_LEEWAY = env.int("AUTH_JWT_LEEWAY", default=30)  # seconds of clock skew forgiven on exp/nbf/iat
+AUTH_JWKS_LIFESPAN = env.int("AUTH_JWKS_LIFESPAN", default=300)  # seconds a fetched key set is kept
+AUTH_JWKS_COOLDOWN = env.int("AUTH_JWKS_COOLDOWN", default=30)  # at most one refetch per this for unknown kids
+
+# Throttle counters, shared by the gunicorn workers of a service through Redis. "locmem://" keeps
+# them per process instead (each worker then counts on its own: the effective rate is workers x rate).
+THROTTLE_CACHE_URL = env.str("THROTTLE_CACHE_URL", default="redis://127.0.0.1:6379/1")
+CACHES["throttle"] = (
+    {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+    if THROTTLE_CACHE_URL.startswith("locmem:")
+    else {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": THROTTLE_CACHE_URL,
+        "KEY_PREFIX": f"shop-{SHOP_SERVICE or 'all'}",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+)
 
 # --- Email -----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -1,5 +1,7 @@
 """Production: everything from the environment, no defaults that could leak."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from shop.settings.base import *  # noqa: F403
 from shop.settings.base import env
 
@@ -18,3 +20,8 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "var" / "static"))  # noqa: F405
 WHITENOISE_USE_FINDERS = False
+
+# Verified identity by default (shop.identity): a deployment says where the signing keys come from.
+AUTH_MODE = env.str("AUTH_MODE", default="jwt")
+if AUTH_MODE == "jwt" and not (AUTH_JWT_SECRET or AUTH_JWKS_URL):  # noqa: F405
+    raise ImproperlyConfigured("AUTH_MODE=jwt needs AUTH_JWT_SECRET (HS256) or AUTH_JWKS_URL (RS256/ES256).")

@@ -14,6 +14,10 @@ STAFF_USERNAME = "admin"
 STAFF_PASSWORD = "admin"
 STAFF_EMAIL = "admin@example.com"
 
+# Throttle counters per test process, cleared before each test (conftest.py): parallel test runs
+# must not count each other's requests. The Redis-backed default has a test of its own.
+CACHES["throttle"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}  # noqa: F405
+
 # Separate test databases for runs that share a PostgreSQL server at the same time.
 _suffix = env.str("SHOP_TEST_DB_SUFFIX", default="")  # noqa: F405
 if _suffix:

@@ -11,7 +11,17 @@ from apps.customers.api.serializers import (
     CustomerSerializer,
     CustomerUpdateSerializer,
 )
+from shop.access import Access
 from shop.api import UUID_PATTERN, CatalogPagination, error_responses
+from shop.errors import NotFound
+from shop.identity import customer_scope
+
+
+def own_record(request, customer_id: UUID) -> None:
+    """A customer reaches only their own record: another's is 404, as if it did not exist."""
+    scope = customer_scope(request)
+    if scope is not None and scope != UUID(str(customer_id)):
+        raise NotFound(f"No customer with id {customer_id}.")
 
 
 class CustomerViewSet(viewsets.GenericViewSet):
@@ -19,6 +29,13 @@ class CustomerViewSet(viewsets.GenericViewSet):
     pagination_class = CatalogPagination
     lookup_url_kwarg = "customer_id"
     lookup_value_regex = UUID_PATTERN
+    access = {
+        "list": Access.STAFF,
+        "create": Access.STAFF,
+        "retrieve": Access.OWNER,
+        "update": Access.OWNER,
+        "destroy": Access.OWNER,
+    }
 
     def get_queryset(self):
         return selectors.customer_list()
@@ -35,6 +52,7 @@ class CustomerViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses={200: CustomerSerializer, **error_responses(404)})
     def retrieve(self, request, customer_id: UUID):
+        own_record(request, customer_id)
         return Response(CustomerSerializer(selectors.customer_get(customer_id=customer_id)).data)
 
     @extend_schema(request=CustomerCreateSerializer, responses={201: CustomerSerializer, **error_responses(400, 409)})
@@ -48,6 +66,7 @@ class CustomerViewSet(viewsets.GenericViewSet):
         request=CustomerUpdateSerializer, responses={200: CustomerSerializer, **error_responses(400, 404, 409)}
     )
     def update(self, request, customer_id: UUID):
+        own_record(request, customer_id)
         payload = CustomerUpdateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         customer = services.customer_update(customer_id=customer_id, **payload.validated_data)
@@ -55,5 +74,6 @@ class CustomerViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses={204: None, **error_responses(404)})
     def destroy(self, request, customer_id: UUID):
+        own_record(request, customer_id)
         services.customer_delete(customer_id=customer_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,6 +8,7 @@ from apps.inventory.api.serializers import (
     InventoryItemSerializer,
     InventoryUpdateSerializer,
 )
+from shop.access import Access
 from shop.api import SKU_PATH, CatalogPagination, error_responses
 
 
@@ -17,6 +18,8 @@ class InventoryViewSet(viewsets.GenericViewSet):
     lookup_url_kwarg = "product_sku"
     # No NUL: PostgreSQL cannot compare text containing one, so such a path must be a 404, not a 500.
     lookup_value_regex = SKU_PATH
+    # Stock levels are the business's own: staff read and write them (the cart answers "unknown SKU").
+    access = dict.fromkeys(("list", "retrieve", "create", "update", "destroy"), Access.STAFF)
 
     def get_queryset(self):
         return selectors.inventory_list()

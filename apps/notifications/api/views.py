@@ -8,7 +8,9 @@ from rest_framework.response import Response
 from apps.notifications import selectors, services
 from apps.notifications.api.serializers import NotificationCreateSerializer, NotificationSerializer
 from apps.notifications.enums import Audience, Channel, NotificationStatus
+from shop.access import Access
 from shop.api import UUID_PATTERN, TimelinePagination, error_responses
+from shop.identity import customer_scope
 
 
 class NotificationFilter(django_filters.FilterSet):
@@ -25,9 +27,12 @@ class NotificationViewSet(viewsets.GenericViewSet):
     filterset_class = NotificationFilter
     lookup_url_kwarg = "notification_id"
     lookup_value_regex = UUID_PATTERN
+    # Anyone's messages go out through POST /notifications: staff only.
+    access = {"list": Access.OWNER, "retrieve": Access.OWNER, "create": Access.STAFF}
+    sensitive_actions = {"create"}
 
     def get_queryset(self):
-        return selectors.notification_list()
+        return selectors.notification_list(customer_id=customer_scope(self.request))
 
     @extend_schema(responses={200: NotificationSerializer(many=True), **error_responses(400)})
     def list(self, request):
@@ -36,7 +41,8 @@ class NotificationViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses={200: NotificationSerializer, **error_responses(404)})
     def retrieve(self, request, notification_id: UUID):
-        return Response(NotificationSerializer(selectors.notification_get(notification_id=notification_id)).data)
+        notification = selectors.notification_get(notification_id=notification_id, customer_id=customer_scope(request))
+        return Response(NotificationSerializer(notification).data)
 
     @extend_schema(
         request=NotificationCreateSerializer, responses={201: NotificationSerializer, **error_responses(400)}

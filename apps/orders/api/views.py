@@ -3,7 +3,7 @@ from uuid import UUID
 import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
 from apps.events.contracts import Line
@@ -16,21 +16,18 @@ from apps.orders.api.serializers import (
     OrderUpdateSerializer,
 )
 from apps.orders.enums import OrderStatus
-from shop.api import (
-    CUSTOMER_HEADER,
-    UUID_PATTERN,
-    TimelinePagination,
-    error_responses,
-    optional_customer_id_from,
-)
+from shop.access import Access
+from shop.api import CUSTOMER_HEADER, UUID_PATTERN, TimelinePagination, error_responses
 from shop.errors import InvalidRequest
+from shop.identity import caller_of, customer_scope
 
 OPTIONAL_CUSTOMER = OpenApiParameter(
     CUSTOMER_HEADER,
     OpenApiTypes.UUID,
     OpenApiParameter.HEADER,
     required=False,
-    description="when given, only this customer's orders are visible",
+    description="AUTH_MODE=header: when given, only this customer's orders are visible; "
+    "with a token, optional and equal to its subject",
 )
 
 
@@ -46,9 +43,18 @@ class OrderViewSet(viewsets.GenericViewSet):
     filterset_class = OrderFilter
     lookup_url_kwarg = "order_id"
     lookup_value_regex = UUID_PATTERN
+    # A customer cancels their own order (PUT status cancelled, or DELETE); shipping and delivering are staff's.
+    access = {
+        "list": Access.OWNER,
+        "retrieve": Access.OWNER,
+        "create": Access.CUSTOMER,
+        "update": Access.OWNER,
+        "destroy": Access.OWNER,
+    }
+    sensitive_actions = {"create"}
 
     def get_queryset(self):
-        return selectors.order_list(customer_id=optional_customer_id_from(self.request))
+        return selectors.order_list(customer_id=customer_scope(self.request))
 
     @extend_schema(parameters=[OPTIONAL_CUSTOMER], responses={200: OrderSerializer(many=True), **error_responses(400)})
     def list(self, request):
@@ -57,7 +63,7 @@ class OrderViewSet(viewsets.GenericViewSet):
 
     @extend_schema(parameters=[OPTIONAL_CUSTOMER], responses={200: OrderDetailSerializer, **error_responses(400, 404)})
     def retrieve(self, request, order_id: UUID):
-        order = selectors.order_get(order_id=order_id, customer_id=optional_customer_id_from(request))
+        order = selectors.order_get(order_id=order_id, customer_id=customer_scope(request))
         return Response(OrderDetailSerializer(order).data)
 
     @extend_schema(
@@ -70,9 +76,7 @@ class OrderViewSet(viewsets.GenericViewSet):
     def create(self, request):
         payload = OrderRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        customer_id = optional_customer_id_from(request) or payload.validated_data.get("customer_id")
-        if customer_id is None:
-            raise InvalidRequest(f"The {CUSTOMER_HEADER} header or customer_id is required.", field="customer_id")
+        customer_id = self.ordering_customer(request, payload.validated_data.get("customer_id"))
         items = [Line(**line) for line in payload.validated_data["items"]]
         request_id = services.order_request(customer_id=customer_id, items=items)
         body = {"cart_id": request_id, "customer_id": customer_id, "status": "processing"}
@@ -86,8 +90,11 @@ class OrderViewSet(viewsets.GenericViewSet):
     def update(self, request, order_id: UUID):
         payload = OrderUpdateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
+        caller = caller_of(request)
+        if caller.verified and not caller.is_staff and payload.validated_data["status"] != OrderStatus.CANCELLED:
+            raise exceptions.PermissionDenied("A customer may cancel their order; staff ship and deliver it.")
         order = services.order_change_status(
-            order_id=order_id, **payload.validated_data, customer_id=optional_customer_id_from(request)
+            order_id=order_id, **payload.validated_data, customer_id=customer_scope(request)
         )
         return Response(OrderSerializer(order).data)
 
@@ -96,5 +103,18 @@ class OrderViewSet(viewsets.GenericViewSet):
     )
     def destroy(self, request, order_id: UUID):
         """Cancels the order (it stays readable, status cancelled) and returns it."""
-        order = services.order_cancel(order_id=order_id, customer_id=optional_customer_id_from(request))
+        order = services.order_cancel(order_id=order_id, customer_id=customer_scope(request))
         return Response(OrderSerializer(order).data)
+
+    @staticmethod
+    def ordering_customer(request, requested: UUID | None) -> UUID:
+        """Whom POST /orders orders for: a customer for themselves only; staff (and header mode) for anyone."""
+        caller = caller_of(request)
+        if caller.verified and not caller.is_staff:
+            if requested is not None and requested != caller.customer_id:
+                raise exceptions.PermissionDenied("A customer orders for themselves only.")
+            return caller.customer_id
+        customer_id = customer_scope(request) or requested or caller.customer_id
+        if customer_id is None:
+            raise InvalidRequest(f"The {CUSTOMER_HEADER} header or customer_id is required.", field="customer_id")
+        return customer_id

@@ -8,6 +8,7 @@ from apps.products.api.serializers import (
     ProductSerializer,
     ProductUpdateSerializer,
 )
+from shop.access import Access
 from shop.api import SKU_PATH, CatalogPagination, error_responses
 
 
@@ -16,6 +17,13 @@ class ProductViewSet(viewsets.GenericViewSet):
     pagination_class = CatalogPagination
     lookup_field = "sku"
     lookup_value_regex = SKU_PATH
+    access = {
+        "list": Access.PUBLIC,
+        "retrieve": Access.PUBLIC,
+        "create": Access.STAFF,
+        "update": Access.STAFF,
+        "destroy": Access.STAFF,
+    }
 
     def get_queryset(self):
         return selectors.product_list()
