@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 
 from django.core.exceptions import ImproperlyConfigured
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
@@ -45,16 +46,38 @@ def action_of(view, method: str) -> str:
 def rule_for(view, method: str) -> Access:
     """The rule for calling ``view`` with ``method``; methods the view does not answer pass on to DRF's 405."""
     method = "get" if method.lower() == "head" else method.lower()
-    if method == "options" or getattr(view, method, None) is None:
+    actions = getattr(view, "action_map", None)
+    action = actions.get(method) if actions is not None else (method if hasattr(view, method) else None)
+    if method == "options" or action is None:
         return Access.PUBLIC  # DRF's metadata answer, or its 405: nothing is read or written
     declared = getattr(view, "access", None)
     if declared is None:
         raise ImproperlyConfigured(f"{type(view).__name__} declares no access rules.")
-    action = action_of(view, method)
     try:
         return declared[action]
     except KeyError:
         raise ImproperlyConfigured(f"{type(view).__name__} declares no access rule for {action!r}.") from None
+
+
+class BearerScheme(OpenApiAuthenticationExtension):
+    """The OpenAPI schema shows the bearer scheme, required by every operation that is not public."""
+
+    target_class = "shop.identity.CallerAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": 'AUTH_MODE=jwt: a token whose sub is the customer id (roles ["staff"] for staff). '
+            "AUTH_MODE=header (local only): no token; X-Customer-ID names the caller.",
+        }
+
+    def get_security_requirement(self, auto_schema):
+        if rule_for(auto_schema.view, auto_schema.method) is Access.PUBLIC:
+            return {}
+        return {self.name: []}
 
 
 class DeclaredAccess(BasePermission):

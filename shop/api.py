@@ -57,6 +57,9 @@ ERROR_DESCRIPTIONS = {
     status.HTTP_400_BAD_REQUEST: "Invalid input; the body names the fields or headers at fault.",
     status.HTTP_404_NOT_FOUND: "No such resource (an unknown id or SKU, or a malformed one in the path).",
     status.HTTP_409_CONFLICT: "The request conflicts with the current state.",
+    status.HTTP_401_UNAUTHORIZED: "AUTH_MODE=jwt: no bearer token, or one that does not verify.",
+    status.HTTP_403_FORBIDDEN: "The caller's token does not allow this (staff only, or another customer's).",
+    status.HTTP_429_TOO_MANY_REQUESTS: "Too many requests from this caller; Retry-After says when to try again.",
 }
 
 
@@ -71,6 +74,21 @@ class OptionalSlashRouter(SimpleRouter):
     def __init__(self):
         super().__init__()
         self.trailing_slash = "/?"
+
+
+def document_identity_answers(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the 401/403 of every operation that needs a token, the 429 of all."""
+    error = {"application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            codes = [status.HTTP_429_TOO_MANY_REQUESTS]
+            if any(requirement for requirement in operation.get("security", [])):
+                codes += [status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN]
+            for code in codes:
+                operation["responses"].setdefault(
+                    str(code), {"description": ERROR_DESCRIPTIONS[code], "content": error}
+                )
+    return result
 
 
 def document_optional_slash_paths(endpoints):

@@ -176,6 +176,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["shop.api.document_optional_slash_paths"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "shop.api.document_identity_answers"],
     # Order, status change "from" and "to" share one choice set: one component, one name.
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "apps.orders.enums.OrderStatus"},
 }
