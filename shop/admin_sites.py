@@ -8,6 +8,8 @@ have to call every service's write paths anyway so that admin edits publish thei
 
 from importlib import import_module
 
+from axes.admin import AccessAttemptAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessLog
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
@@ -24,5 +26,8 @@ class ServiceAdminSite(admin.AdminSite):
         self.index_title = f"{service.service_name} (port {service.port})"
         self.register(User, UserAdmin)
         self.register(Group, GroupAdmin)
+        # Shared like the accounts: deleting an attempt lifts its lockout on every service.
+        self.register(AccessAttempt, AccessAttemptAdmin)
+        self.register(AccessLog, AccessLogAdmin)
         import_module(f"apps.{service.app_label}.admin").register(self)
         register_messaging_admin(self, service=service)

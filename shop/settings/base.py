@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -50,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its 429 response
 ]
 
 if any(s.name == "product" for s in SERVED_SERVICES):
@@ -237,5 +239,6 @@ LOGGING = {
 }
 
 # --- Integrations, each in its own module ------------------------------------------------------
+from shop.settings.axes import *  # noqa: E402,F403
 from shop.settings.celery import *  # noqa: E402,F403
 from shop.settings.pubsub import *  # noqa: E402,F403
