@@ -18,6 +18,7 @@ PRODUCTION_ENVIRONMENT = {
     "GOOGLE_CLOUD_PROJECT": "nowhere",
     "EMAIL_URL": "consolemail://",
     "DEFAULT_FROM_EMAIL": "shop@example.com",
+    "AUTH_JWT_SECRET": secrets.token_urlsafe(32),
     "PATH": "",
 }
 
@@ -122,8 +123,8 @@ def test_a_trusted_proxy_is_believed_for_the_scheme_and_the_client_address():
         "test-only-not-a-secret",  # test.py's
         "change-me-in-production",  # what .env.example used to ship
         "local-compose-only-insecure-placeholder-secret-key",  # what compose used to default to
-        "django-insecure-" + secrets.token_urlsafe(50),  # startproject's
-        secrets.token_urlsafe(40) + "-placeholder",
+        "django-insecure-" + "x7Rk2pQ9vLm4Nw8TjZ3bYc6HdF1sGa5eUo0iKqPr-tW_yXnB",  # startproject's
+        "x7Rk2pQ9vLm4Nw8TjZ3bYc6HdF1sGa5eUo0iKqPr-tW_y" + "-placeholder",
     ],
 )
 def test_production_refuses_a_missing_weak_or_placeholder_secret_key(secret_key):
@@ -165,3 +166,34 @@ def test_behind_a_trusted_proxy_https_is_served_with_hsts():
 
     assert (status, location) == (200, None)
     assert hsts == "max-age=31536000"
+
+
+IDENTITY_PROBE = "from django.conf import settings; print(settings.AUTH_MODE)"
+
+
+def test_production_verifies_tokens_by_default():
+    result = production(IDENTITY_PROBE)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "jwt"
+
+
+@pytest.mark.parametrize("mode", [None, "jwt"])
+def test_production_refuses_to_start_without_a_key_source(mode):
+    result = production(IDENTITY_PROBE, AUTH_MODE=mode, AUTH_JWT_SECRET=None)
+
+    assert result.returncode != 0
+    assert "AUTH_JWT_SECRET" in result.stderr
+
+
+def test_production_takes_a_jwks_url_instead_of_a_secret():
+    result = production(IDENTITY_PROBE, AUTH_JWT_SECRET=None, AUTH_JWKS_URL="https://id.example.com/jwks.json")
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_an_unknown_auth_mode_is_refused():
+    result = production(IDENTITY_PROBE, AUTH_MODE="none")
+
+    assert result.returncode != 0
+    assert "AUTH_MODE" in result.stderr
