@@ -201,10 +201,15 @@ class Platform:
     def url(self, service: str, path: str) -> str:
         return f"http://127.0.0.1:{SERVICES[service].port + self.port_offset}{path}"
 
-    def request(self, method: str, service: str, path: str, *, customer=None, **kwargs) -> requests.Response:
+    def request(
+        self, method: str, service: str, path: str, *, customer=None, token=None, **kwargs
+    ) -> requests.Response:
+        """``customer``: the X-Customer-ID of header mode; ``token``: a bearer token for AUTH_MODE=jwt."""
         headers = kwargs.pop("headers", {})
         if customer is not None:
             headers["X-Customer-ID"] = str(customer)
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         return self.http.request(method, self.url(service, path), headers=headers, timeout=10, **kwargs)
 
     def get(self, service: str, path: str, **kwargs):

@@ -6,8 +6,8 @@ from tests.e2e.harness import Platform
 
 
 @contextlib.contextmanager
-def running_platform(workdir, emulator_host):
-    running = Platform(workdir, emulator_host)
+def running_platform(workdir, emulator_host, **overrides):
+    running = Platform(workdir, emulator_host, **overrides)
     try:
         running.setup()
         running.start_all()
