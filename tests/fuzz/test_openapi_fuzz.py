@@ -11,9 +11,12 @@ makes the long run of `make fuzz`, with new random data each time.
 """
 
 import os
+import time
+import uuid
 from collections import Counter
 from decimal import Decimal
 
+import jwt
 import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
@@ -126,14 +129,32 @@ def _use_known_values(case, data, known: dict[str, list[str]]) -> None:
                 container[name] = data.draw(st.sampled_from(values), label=name)
 
 
+JWT_SECRET = "fuzz-secret-of-at-least-thirty-two-bytes"
+
+
+def _tokens() -> list[str]:
+    """AUTH_MODE=jwt: a valid token on every request, the demo customer's or staff's."""
+    expires = int(time.time()) + 3600
+    return [
+        jwt.encode({"sub": DEMO_CUSTOMER, "exp": expires}, JWT_SECRET, "HS256"),
+        jwt.encode({"sub": str(uuid.uuid4()), "roles": ["staff"], "exp": expires}, JWT_SECRET, "HS256"),
+    ]
+
+
 @pytest.mark.fuzz
+@pytest.mark.parametrize("auth_mode", ["header", "jwt"])
 @pytest.mark.parametrize(
     "service",
     [pytest.param(name, marks=pytest.mark.django_db(databases=[name], transaction=True)) for name in SERVICES],
 )
-def test_every_operation_answers_as_its_schema_says(service, settings, record_property):
+def test_every_operation_answers_as_its_schema_says(service, auth_mode, settings, record_property):
     # given the service's routes, the schema they serve and some demo state
     settings.ROOT_URLCONF = get_service(service).urlconf
+    settings.AUTH_MODE = auth_mode
+    settings.AUTH_JWT_SECRET = JWT_SECRET
+    # Throttles would answer most of a fuzz run with 429 (documented, so it would pass, and prove nothing).
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {}}
+    tokens = _tokens() if auth_mode == "jwt" else []
     known = {CUSTOMER_HEADER: [DEMO_CUSTOMER], **DEMO_STATE.get(service, dict)()}
     schema = schemathesis.openapi.from_wsgi("/schema", get_wsgi_application(), config=SchemathesisConfig())
     requests: Counter = Counter()
@@ -148,6 +169,11 @@ def test_every_operation_answers_as_its_schema_says(service, settings, record_pr
             @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
             def fuzz(case, data):
                 _use_known_values(case, data, known)
+                if tokens:
+                    case.headers = {
+                        **(case.headers or {}),
+                        "Authorization": f"Bearer {data.draw(st.sampled_from(tokens))}",
+                    }
                 requests[case.operation.label] += 1
                 case.call_and_validate(checks=CHECKS)
 
