@@ -186,8 +186,6 @@ SPECTACULAR_SETTINGS = {
 # --- Identity (shop.identity, shop.access) ------------------------------------------------------
 # header: X-Customer-ID trusted as given (local use only); jwt: a verified bearer token.
 AUTH_MODE = env.str("AUTH_MODE", default="header")
-if AUTH_MODE not in ("header", "jwt"):
-    raise ImproperlyConfigured(f"AUTH_MODE must be 'header' or 'jwt', not {AUTH_MODE!r}.")
 AUTH_JWT_SECRET = env.str("AUTH_JWT_SECRET", default="")  # HS256
 AUTH_JWKS_URL = env.str("AUTH_JWKS_URL", default="")  # RS256 / ES256, the identity provider's keys
 AUTH_JWT_ISSUER = env.str("AUTH_JWT_ISSUER", default="")  # checked when set
@@ -195,6 +193,19 @@ AUTH_JWT_AUDIENCE = env.str("AUTH_JWT_AUDIENCE", default="")  # checked when set
 AUTH_JWT_LEEWAY = env.int("AUTH_JWT_LEEWAY", default=30)  # seconds of clock skew forgiven on exp/nbf/iat
 AUTH_JWKS_LIFESPAN = env.int("AUTH_JWKS_LIFESPAN", default=300)  # seconds a fetched key set is kept
 AUTH_JWKS_COOLDOWN = env.int("AUTH_JWKS_COOLDOWN", default=30)  # at most one refetch per this for unknown kids
+
+
+def check_identity_settings(mode: str, secret: str, jwks_url: str) -> None:
+    """A platform that cannot verify what it is told to verify must not start (and answer 500s)."""
+    if mode not in ("header", "jwt"):
+        raise ImproperlyConfigured(f"AUTH_MODE must be 'header' or 'jwt', not {mode!r}.")
+    if mode == "jwt" and not (secret or jwks_url):
+        raise ImproperlyConfigured("AUTH_MODE=jwt needs AUTH_JWT_SECRET (HS256) or AUTH_JWKS_URL (RS256/ES256).")
+    if secret and len(secret.encode()) < 32:
+        raise ImproperlyConfigured("AUTH_JWT_SECRET must be at least 32 bytes (RFC 7518, HS256).")
+
+
+check_identity_settings(AUTH_MODE, AUTH_JWT_SECRET, AUTH_JWKS_URL)
 
 # Throttle counters, shared by the gunicorn workers of a service through Redis. "locmem://" keeps
 # them per process instead (each worker then counts on its own: the effective rate is workers x rate).

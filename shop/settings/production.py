@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from shop.settings.base import *  # noqa: F403
-from shop.settings.base import SECRET_KEY, env
+from shop.settings.base import SECRET_KEY, check_identity_settings, env
 
 DEBUG = False
 
@@ -59,5 +59,4 @@ WHITENOISE_USE_FINDERS = False
 
 # Verified identity by default (shop.identity): a deployment says where the signing keys come from.
 AUTH_MODE = env.str("AUTH_MODE", default="jwt")
-if AUTH_MODE == "jwt" and not (AUTH_JWT_SECRET or AUTH_JWKS_URL):  # noqa: F405
-    raise ImproperlyConfigured("AUTH_MODE=jwt needs AUTH_JWT_SECRET (HS256) or AUTH_JWKS_URL (RS256/ES256).")
+check_identity_settings(AUTH_MODE, AUTH_JWT_SECRET, AUTH_JWKS_URL)  # noqa: F405 - the key settings come from base
