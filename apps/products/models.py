@@ -1,5 +1,7 @@
 from django.db import models
 
+from apps.events.contracts import MAX_PRICE
+
 
 class Product(models.Model):
     sku = models.CharField(max_length=64, primary_key=True)
@@ -16,6 +18,12 @@ class Product(models.Model):
         ordering = ("sku",)
         constraints = [
             models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative"),
+            # What an order of the most lines and units can be priced at and stored (the admin's forms check it too).
+            models.CheckConstraint(
+                condition=models.Q(price__lte=MAX_PRICE),
+                name="product_price_at_most_max_price",
+                violation_error_message=f"The price must be at most {MAX_PRICE}.",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,15 +4,17 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
+from apps.events.contracts import MAX_PRICE
 from apps.events.outbox import next_state_version
 from apps.products.events import DATABASE, record_product_changed
 from apps.products.models import Product
-from shop.errors import AlreadyExists, NotFound
+from shop.errors import AlreadyExists, InvalidRequest, NotFound
 
 UPDATABLE_FIELDS = ("name", "description", "price")
 
 
 def product_create(*, sku: str, name: str, price: Decimal, description: str = "") -> Product:
+    _check_price(price)
     try:
         with transaction.atomic(using=DATABASE):
             product = Product.objects.create(
@@ -28,6 +30,8 @@ def product_update(*, sku: str, **changes) -> Product:
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
         raise TypeError(f"cannot update {sorted(unknown)}")
+    if "price" in changes:
+        _check_price(changes["price"])
     with transaction.atomic(using=DATABASE):
         product = _locked(sku)
         for field, value in changes.items():
@@ -44,6 +48,12 @@ def product_delete(*, sku: str) -> None:
         product.version = next_state_version(product.version)
         record_product_changed(product, deleted=True)
         product.delete()
+
+
+def _check_price(price: Decimal) -> None:
+    """Every price must fit an order of the most lines and units (see apps.events.contracts)."""
+    if not 0 <= price <= MAX_PRICE:
+        raise InvalidRequest(f"The price must be between 0 and {MAX_PRICE}.", field="price")
 
 
 def _locked(sku: str) -> Product:

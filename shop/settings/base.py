@@ -164,6 +164,8 @@ SPECTACULAR_SETTINGS = {
     # Order, status change "from" and "to" share one choice set: one component, one name.
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "apps.orders.enums.OrderStatus"},
 }
+# Lines per cart and per POST /orders: at most apps.events.contracts.MAX_LINES, what an order can store.
+CART_MAX_LINES = env.int("CART_MAX_LINES", default=100)
 
 # --- Email -----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
