@@ -9,7 +9,7 @@ class Product(models.Model):
     description = models.TextField(blank=True, max_length=2000)
     price = models.DecimalField(max_digits=12, decimal_places=2)
     # Grows with every change, across a delete and re-create of the same SKU too, so that the
-    # services keeping a copy of the catalog apply changes in order (see next_version).
+    # services keeping a copy of the catalog apply changes in order: the catalog's version at the change.
     version = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -28,3 +28,18 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
+
+
+class CatalogVersion(models.Model):
+    """The catalog's version: one row, moved past its last value by every catalog write, in its transaction.
+
+    The row stays locked until that transaction ends, so writers take versions in the order they
+    commit: a reader that sees version n has seen every change up to n and none after it. The products
+    carry the version of their last change, and GET /products replays a page while it is unchanged.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.PositiveBigIntegerField()
+
+    def __str__(self) -> str:
+        return f"catalog version {self.version}"

@@ -166,6 +166,7 @@ SPECTACULAR_SETTINGS = {
 }
 # Lines per cart and per POST /orders: at most apps.events.contracts.MAX_LINES, what an order can store.
 CART_MAX_LINES = env.int("CART_MAX_LINES", default=100)
+CATALOG_PAGE_CACHE_SIZE = env.int("CATALOG_PAGE_CACHE_SIZE", default=256)  # GET /products pages per process
 
 # --- Email -----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
