@@ -16,6 +16,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from apps.events.contracts import MAX_PRICE
 from shop import errors
 from shop.access import Access
 from shop.identity import CUSTOMER_HEADER  # noqa: F401 - where the API layer finds it
@@ -174,15 +175,18 @@ SKU_PATH = "[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # a SKU in a URL; anything else is
 SKU_PATTERN = rf"^{SKU_PATH}$"
 
 
-MONEY_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
+MONEY_PATTERN = rf"^\d{{1,{len(str(int(MAX_PRICE)))}}}(\.\d{{1,2}})?$"  # up to MAX_PRICE's 6 whole digits
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "pattern": MONEY_PATTERN, "example": "999.99"})
 class MoneyField(serializers.DecimalField):
-    """An amount >= 0 with two decimal places, documented as such: drf-spectacular's own pattern admits "" and "-1"."""
+    """A price from 0 to MAX_PRICE with two decimal places, documented as such: drf-spectacular's own pattern
+    admits "" and "-1". MAX_PRICE is the price at which an order of the most lines and units still fits its
+    columns (apps.events.contracts).
+    """
 
     def __init__(self, **kwargs):
-        super().__init__(max_digits=12, decimal_places=2, min_value=0, **kwargs)
+        super().__init__(max_digits=12, decimal_places=2, min_value=0, max_value=MAX_PRICE, **kwargs)
 
 
 class StrictIntegerField(serializers.IntegerField):

@@ -2,6 +2,7 @@
 
 from uuid import UUID
 
+from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
@@ -9,15 +10,26 @@ from django.utils import timezone
 from apps.carts.enums import CartStatus
 from apps.carts.events import DATABASE, record_order_requested
 from apps.carts.models import Cart, CartItem, CatalogProduct
+from apps.events.contracts import MAX_QUANTITY
 from shop.errors import Conflict, InvalidRequest, NotFound
 
-MAX_LINE_QUANTITY = 10_000
+MAX_LINE_QUANTITY = MAX_QUANTITY  # units of one SKU per cart (the lines per cart: settings.CART_MAX_LINES)
 
-# CartItem's table (carts_cartitem) and its one-line-per-SKU constraint, in one statement.
+# CartItem's table (carts_cartitem) and its one-line-per-SKU constraint, in one statement. It also
+# answers how many lines the cart had and whether this SKU was one of them: the subquery reads the
+# table as it was before the statement (PostgreSQL gives a data-modifying WITH and the query around it
+# one snapshot).
 _ADD_TO_LINE = """
-INSERT INTO carts_cartitem (cart_id, product_sku, quantity, added_at) VALUES (%s, %s, %s, now())
-ON CONFLICT (cart_id, product_sku) DO UPDATE SET quantity = carts_cartitem.quantity + EXCLUDED.quantity
-RETURNING quantity
+WITH line AS (
+    INSERT INTO carts_cartitem (cart_id, product_sku, quantity, added_at)
+    VALUES (%(cart)s, %(sku)s, %(quantity)s, now())
+    ON CONFLICT (cart_id, product_sku) DO UPDATE SET quantity = carts_cartitem.quantity + EXCLUDED.quantity
+    RETURNING quantity
+)
+SELECT line.quantity, before.lines, before.has_sku FROM line, (
+    SELECT count(*) AS lines, coalesce(bool_or(product_sku = %(sku)s), false) AS has_sku
+    FROM carts_cartitem WHERE cart_id = %(cart)s
+) AS before
 """
 
 
@@ -33,8 +45,14 @@ def cart_add_item(*, customer_id: UUID, product_sku: str, quantity: int) -> Cart
         cart = _editable_cart(customer_id, create=True)
         # One statement adds the line or adds to it (the cart row is locked: no one else is adding).
         with connections[DATABASE].cursor() as cursor:
-            cursor.execute(_ADD_TO_LINE, [cart.pk, product_sku, quantity])
-            (total,) = cursor.fetchone()
+            cursor.execute(_ADD_TO_LINE, {"cart": cart.pk, "sku": product_sku, "quantity": quantity})
+            total, lines, had_line = cursor.fetchone()
+        if not had_line and lines >= settings.CART_MAX_LINES:
+            # Raising rolls the new line back. A full cart still takes more of the products it holds.
+            raise Conflict(
+                f"The cart has the most lines a cart may have ({settings.CART_MAX_LINES}); "
+                "remove a product before adding another."
+            )
         if total > MAX_LINE_QUANTITY:
             raise InvalidRequest(f"At most {MAX_LINE_QUANTITY} units of one product per cart.", field="quantity")
         _touch(cart)

@@ -14,13 +14,31 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+# What one order may hold, chosen so that every order the saga decides fits the order service's
+# columns (total_amount: 14 digits, 2 places; an item's price: 12 digits, 2 places):
+#     MAX_LINES x MAX_QUANTITY x MAX_PRICE = 100 x 10,000 x 999,999.99 = 999,999,990,000.00
+#     <= 999,999,999,999.99, the largest amount of 14 digits with 2 places.
+# The APIs refuse more first (a product's price, units of one SKU, and CART_MAX_LINES lines per cart
+# and per POST /orders, a setting that may be lower than MAX_LINES). The events that carry prices into
+# the order service's catalog copy and lines into its order step refuse more again, when recorded and
+# when consumed: no handler is handed an order whose total its columns cannot store.
+# apps/orders/tests/test_bounds.py checks the arithmetic against the columns.
+MAX_PRICE = Decimal("999999.99")
+MAX_QUANTITY = 10_000
+MAX_LINES = 100
+
 Money = Annotated[
     Decimal,
     Field(ge=0, max_digits=14, decimal_places=2),
     PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
 ]
+Price = Annotated[
+    Decimal,
+    Field(ge=0, le=MAX_PRICE, decimal_places=2),
+    PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
+]
 Sku = Annotated[str, Field(min_length=1, max_length=64)]
-Quantity = Annotated[int, Field(ge=1, le=1_000_000)]
+Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
 
 
 class Event(BaseModel):
@@ -43,6 +61,9 @@ class Line(BaseModel):
     quantity: Quantity
 
 
+Lines = Annotated[list[Line], Field(min_length=1, max_length=MAX_LINES)]
+
+
 class PricedLine(Line):
     price: Money
 
@@ -63,7 +84,7 @@ class OrderRequested(Event):
 
     cart_id: UUID
     customer_id: UUID
-    items: Annotated[list[Line], Field(min_length=1)]
+    items: Lines
 
 
 class StockAvailable(Event):
@@ -71,7 +92,7 @@ class StockAvailable(Event):
 
     cart_id: UUID
     customer_id: UUID
-    items: Annotated[list[Line], Field(min_length=1)]
+    items: Lines
 
 
 class StockRejected(Event):
@@ -115,7 +136,7 @@ class ProductChanged(Event):
     sku: Sku
     name: str
     description: str
-    price: Money
+    price: Price
     version: int
     deleted: bool = False
 

@@ -1,16 +1,20 @@
 """`GET /products` at the front of the middleware stack: replay a page while the catalog is unchanged.
 
 The catalog list is the platform's hottest read and changes rarely. Every request still asks
-PostgreSQL for the catalog's state (one small query, see ``selectors.catalog_state``), so no
-answer is ever staler than the database; when the state is the one a page was rendered under,
-the response Django produced then is sent again without running the rest of the stack. Only
-plain successes are kept (200, no cookies, not varying on the cookie); everything else, bad
-query strings included, goes through the full stack every time.
+PostgreSQL for the catalog's version (one tiny query, see ``selectors.catalog_state``; writers take
+versions in commit order), so no answer is ever staler than the database; when the version is the
+one a page was rendered at, the response Django produced then is sent again without running the
+rest of the stack. Only plain successes are kept (200, no cookies, not varying on the cookie);
+everything else, bad query strings included, goes through the full stack every time. At most
+``CATALOG_PAGE_CACHE_SIZE`` pages are kept per process (distinct query strings, hosts and Accept
+headers), the least recently used dropped first.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -21,16 +25,19 @@ from shop.services import get_service
 
 logger = logging.getLogger(__name__)
 
-MAX_PAGES = 1000  # distinct (URL, Accept) pairs kept for one catalog state; beyond that, start over
 PATHS = {"/products", "/products/"}
 URLCONF = get_service("product").urlconf  # a process serving every service (tests) routes per request
+
+PageKey = tuple[str, str, str]  # host, path with query string, Accept
+Page = tuple[int, list[tuple[str, str]], bytes]  # status, headers, content
 
 
 class CatalogPageCache:
     def __init__(self, get_response):
         self.get_response = get_response
-        self.state: tuple[int, int] | None = None
-        self.pages: dict[tuple[str, str, str], tuple[int, list[tuple[str, str]], bytes]] = {}
+        self.lock = threading.Lock()  # a threaded server shares one instance between requests
+        self.state: int | None = None
+        self.pages: OrderedDict[PageKey, Page] = OrderedDict()  # least recently used first
 
     def __call__(self, request):
         if request.method != "GET" or request.path_info not in PATHS or settings.ROOT_URLCONF != URLCONF:
@@ -39,18 +46,30 @@ class CatalogPageCache:
             state = catalog_state()
         except DatabaseError:
             return self.get_response(request)  # the view answers an outage properly (503)
-        if state != self.state:
-            self.state, self.pages = state, {}
         key = (request.get_host(), request.get_full_path(), request.headers.get("Accept", ""))
-        page = self.pages.get(key)
+        with self.lock:
+            if state != self.state:
+                self.state, self.pages = state, OrderedDict()
+            page = self.pages.get(key)
+            if page is not None:
+                self.pages.move_to_end(key)
         if page is not None:
             status, headers, content = page
             return HttpResponse(content, status=status, headers=headers)
         # Rendered after the state was read: it shows that state or a newer one, never an older.
         response = self.get_response(request)
-        if self._keepable(response) and len(self.pages) < MAX_PAGES:
-            self.pages[key] = (response.status_code, list(response.headers.items()), response.content)
+        if self._keepable(response):
+            self._keep(state, key, (response.status_code, list(response.headers.items()), response.content))
         return response
+
+    def _keep(self, state: int, key: PageKey, page: Page) -> None:
+        with self.lock:
+            if state != self.state:
+                return  # another request has seen another version meanwhile: this page may predate it
+            self.pages[key] = page
+            self.pages.move_to_end(key)
+            while len(self.pages) > settings.CATALOG_PAGE_CACHE_SIZE:
+                self.pages.popitem(last=False)
 
     @staticmethod
     def _keepable(response) -> bool:

@@ -1,7 +1,7 @@
 from django.db import connections, router
 from django.db.models import QuerySet
 
-from apps.products.models import Product
+from apps.products.models import CatalogVersion, Product
 from shop.errors import NotFound
 
 
@@ -16,15 +16,15 @@ def product_get(*, sku: str) -> Product:
         raise NotFound(f"No product with SKU {sku!r}.") from None
 
 
-def catalog_state() -> tuple[int, int]:
-    """(count, highest version): changes with every create, update and delete of the catalog.
+def catalog_state() -> int:
+    """The catalog's version (0 before its first write): it changes with every create, update and delete.
 
-    Every write gives its product a version above all before it, and a delete changes the count,
-    so two different catalogs never share a state; one query decides whether a cached page holds.
+    Writers take versions in commit order (see CatalogVersion), so one tiny query decides whether a
+    page rendered at a version still holds: nothing has committed since while the version is the same.
     """
-    # Plain SQL: this runs on every list request, and the ORM's aggregate costs more than the query.
-    table = Product._meta.db_table
-    with connections[router.db_for_read(Product)].cursor() as cursor:
-        cursor.execute(f"SELECT count(*), coalesce(max(version), 0) FROM {table}")  # noqa: S608 - our own table
-        count, version = cursor.fetchone()
-    return count, version
+    # Plain SQL: this runs on every list request, and the ORM costs more than the query.
+    table = CatalogVersion._meta.db_table
+    with connections[router.db_for_read(CatalogVersion)].cursor() as cursor:
+        cursor.execute(f"SELECT version FROM {table} WHERE id = 1")  # noqa: S608 - our own table
+        row = cursor.fetchone()
+    return row[0] if row else 0

@@ -160,7 +160,7 @@ REST_FRAMEWORK = {
         "drf_orjson_renderer.renderers.ORJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["shop.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "shop.api.exception_handler",
@@ -182,6 +182,9 @@ SPECTACULAR_SETTINGS = {
     # Order, status change "from" and "to" share one choice set: one component, one name.
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "apps.orders.enums.OrderStatus"},
 }
+# Lines per cart and per POST /orders: at most apps.events.contracts.MAX_LINES, what an order can store.
+CART_MAX_LINES = env.int("CART_MAX_LINES", default=100)
+CATALOG_PAGE_CACHE_SIZE = env.int("CATALOG_PAGE_CACHE_SIZE", default=256)  # GET /products pages per process
 
 # --- Identity (shop.identity, shop.access) ------------------------------------------------------
 # header: X-Customer-ID trusted as given (local use only); jwt: a verified bearer token.

@@ -1,15 +1,17 @@
+from django.conf import settings
 from rest_framework import serializers
 
+from apps.events.contracts import MAX_QUANTITY
 from apps.orders.enums import OrderStatus
 from apps.orders.models import Order, OrderItem, OrderStatusChange
 from shop.api import SKU_PATTERN, StrictIntegerField, UUIDStringField
 
-MAX_LINES = 100
+MAX_LINES = settings.CART_MAX_LINES  # as many as a cart may hold: what an order can store (apps.events.contracts)
 
 
 class OrderLineInputSerializer(serializers.Serializer):
     product_sku = serializers.RegexField(SKU_PATTERN, max_length=64)
-    quantity = StrictIntegerField(min_value=1, max_value=10_000)
+    quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
 class OrderRequestSerializer(serializers.Serializer):

@@ -1,18 +1,14 @@
-from decimal import Decimal
-
 from rest_framework import serializers
 
 from apps.products.models import Product
 from shop.api import SKU_PATTERN, MoneyField
-
-MAX_PRICE = Decimal("9999999999.99")
 
 
 class ProductCreateSerializer(serializers.Serializer):
     sku = serializers.RegexField(SKU_PATTERN, max_length=64)
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
-    price = MoneyField(max_value=MAX_PRICE)
+    price = MoneyField()
 
 
 class ProductUpdateSerializer(serializers.Serializer):
@@ -20,7 +16,7 @@ class ProductUpdateSerializer(serializers.Serializer):
 
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(max_length=2000, allow_blank=True, required=False)
-    price = MoneyField(max_value=MAX_PRICE, required=False)
+    price = MoneyField(required=False)
 
 
 class ProductSerializer(serializers.ModelSerializer):
