@@ -34,8 +34,16 @@ class Command(BaseCommand):
                 manager.add_process(name, command, env={**os.environ, "PYTHONUNBUFFERED": "1", **extra_env})
             for service in SERVICES.values():
                 self.stdout.write(f"{service.service_name:>22}  http://127.0.0.1:{service.port}/")
+            self.stdout.write(self.identity_note())
             manager.loop()
         finally:
             if emulator_process is not None:
                 emulator.stop(emulator_process)
         sys.exit(manager.returncode)
+
+    @staticmethod
+    def identity_note() -> str:
+        if settings.AUTH_MODE == "header":
+            return "identity: AUTH_MODE=header, X-Customer-ID trusted as given (local use only)"
+        keys = f"JWKS at {settings.AUTH_JWKS_URL}" if settings.AUTH_JWKS_URL else "HS256 with AUTH_JWT_SECRET"
+        return f"identity: AUTH_MODE=jwt, tokens verified ({keys}); manage.py issue_token <customer-id> signs one"
