@@ -57,6 +57,7 @@ ERROR_DESCRIPTIONS = {
     status.HTTP_400_BAD_REQUEST: "Invalid input; the body names the fields or headers at fault.",
     status.HTTP_404_NOT_FOUND: "No such resource (an unknown id or SKU, or a malformed one in the path).",
     status.HTTP_409_CONFLICT: "The request conflicts with the current state.",
+    status.HTTP_422_UNPROCESSABLE_ENTITY: "The Idempotency-Key was used before with a different request.",
 }
 
 
