@@ -58,6 +58,7 @@ ERROR_DESCRIPTIONS = {
     status.HTTP_400_BAD_REQUEST: "Invalid input; the body names the fields or headers at fault.",
     status.HTTP_404_NOT_FOUND: "No such resource (an unknown id or SKU, or a malformed one in the path).",
     status.HTTP_409_CONFLICT: "The request conflicts with the current state.",
+    status.HTTP_422_UNPROCESSABLE_ENTITY: "The Idempotency-Key was used before with a different request.",
     status.HTTP_401_UNAUTHORIZED: "AUTH_MODE=jwt: no bearer token, or one that does not verify.",
     status.HTTP_403_FORBIDDEN: "The caller's token does not allow this (staff only, or another customer's).",
     status.HTTP_429_TOO_MANY_REQUESTS: "Too many requests from this caller; Retry-After says when to try again.",

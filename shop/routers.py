@@ -1,13 +1,13 @@
 """Route every domain app to its own service's database.
 
-The messaging app (outbox, processed_messages) has a table in every service database and is
-always used with an explicit ``.using(alias)``; staff accounts, sessions and the admin log live in
-"default". Relations across databases are refused.
+The messaging app (outbox, processed_messages) and the idempotency keys have a table in every
+service database and are always used with an explicit ``.using(alias)``; staff accounts, sessions
+and the admin log live in "default". Relations across databases are refused.
 """
 
 from shop.services import SERVICE_BY_APP_LABEL, SERVICES
 
-SHARED_MESSAGING_APP = "events"
+SHARED_APPS = {"events", "idempotency"}  # a table in every service database
 
 
 class ServiceRouter:
@@ -25,7 +25,7 @@ class ServiceRouter:
         return obj1._state.db == obj2._state.db
 
     def allow_migrate(self, db, app_label, model_name=None, **hints):
-        if app_label == SHARED_MESSAGING_APP:
+        if app_label in SHARED_APPS:
             return db in SERVICES
         service = SERVICE_BY_APP_LABEL.get(app_label)
         if service is not None:

@@ -5,6 +5,7 @@ the database connections it owns, so it cannot read another service's tables eve
 Without ``SHOP_SERVICE`` (management commands, tests, the workers) every connection is known.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "shop",
     "apps.events",
+    "apps.idempotency",
     *[f"apps.{service.app_label}" for service in SERVICES.values()],
 ]
 
@@ -237,6 +239,10 @@ STOCK_MANAGER_EMAIL = env.str("STOCK_MANAGER_EMAIL", default="stock-manager@exam
 STAFF_USERNAME = env.str("STAFF_USERNAME", default="")
 STAFF_PASSWORD = env.str("STAFF_PASSWORD", default="")
 STAFF_EMAIL = env.str("STAFF_EMAIL", default="")
+
+# --- Retried requests (apps.idempotency) ------------------------------------------------------
+# How long an Idempotency-Key is remembered; older keys count as absent (purge_idempotency_keys).
+IDEMPOTENCY_TTL = timedelta(seconds=env.int("IDEMPOTENCY_TTL_SECONDS", default=24 * 60 * 60))
 
 # --- Logging ---------------------------------------------------------------------------------
 LOGGING = {

@@ -16,6 +16,8 @@ from apps.carts.api.serializers import (
     CurrentCartSerializer,
     empty_cart,
 )
+from apps.carts.events import DATABASE
+from apps.idempotency.api import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from shop.access import Access
 from shop.api import CUSTOMER_HEADER, SKU_PATTERN, error_responses
 from shop.errors import NotFound
@@ -74,10 +76,11 @@ class CartConvertView(APIView):
     sensitive_actions = {"post"}
 
     @extend_schema(
-        parameters=[CUSTOMER_PARAMETER],
+        parameters=[CUSTOMER_PARAMETER, IDEMPOTENCY_KEY_PARAMETER],
         request=None,
-        responses={202: CartConvertedSerializer, **error_responses(400, 409)},
+        responses={202: CartConvertedSerializer, **error_responses(400, 409, 422)},
     )
+    @idempotent(database=DATABASE)
     def post(self, request):
         customer_id = acting_customer(request)
         cart = services.cart_convert(customer_id=customer_id)

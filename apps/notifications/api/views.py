@@ -5,9 +5,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.response import Response
 
+from apps.idempotency.api import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from apps.notifications import selectors, services
 from apps.notifications.api.serializers import NotificationCreateSerializer, NotificationSerializer
 from apps.notifications.enums import Audience, Channel, NotificationStatus
+from apps.notifications.events import DATABASE
 from shop.access import Access
 from shop.api import UUID_PATTERN, TimelinePagination, error_responses
 from shop.identity import customer_scope
@@ -45,8 +47,11 @@ class NotificationViewSet(viewsets.GenericViewSet):
         return Response(NotificationSerializer(notification).data)
 
     @extend_schema(
-        request=NotificationCreateSerializer, responses={201: NotificationSerializer, **error_responses(400)}
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        request=NotificationCreateSerializer,
+        responses={201: NotificationSerializer, **error_responses(400, 422)},
     )
+    @idempotent(database=DATABASE)
     def create(self, request):
         payload = NotificationCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -7,6 +7,7 @@ from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
 from apps.events.contracts import Line
+from apps.idempotency.api import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from apps.orders import selectors, services
 from apps.orders.api.serializers import (
     OrderDetailSerializer,
@@ -16,6 +17,7 @@ from apps.orders.api.serializers import (
     OrderUpdateSerializer,
 )
 from apps.orders.enums import OrderStatus
+from apps.orders.events import DATABASE
 from shop.access import Access
 from shop.api import CUSTOMER_HEADER, UUID_PATTERN, TimelinePagination, error_responses
 from shop.errors import InvalidRequest
@@ -67,12 +69,13 @@ class OrderViewSet(viewsets.GenericViewSet):
         return Response(OrderDetailSerializer(order).data)
 
     @extend_schema(
-        parameters=[OPTIONAL_CUSTOMER],
+        parameters=[OPTIONAL_CUSTOMER, IDEMPOTENCY_KEY_PARAMETER],
         request=OrderRequestSerializer,
-        responses={202: OrderRequestedSerializer, **error_responses(400, 404)},
+        responses={202: OrderRequestedSerializer, **error_responses(400, 404, 422)},
         description="Orders are created only by the stock reservation: this asks inventory for the items "
         "and answers 202; the order appears at GET /orders?cart_id=<cart_id> once stock is reserved.",
     )
+    @idempotent(database=DATABASE)
     def create(self, request):
         payload = OrderRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
