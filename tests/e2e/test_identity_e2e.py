@@ -85,9 +85,13 @@ def test_a_customer_with_a_token_orders_from_convert_to_push(jwt_platform):
     # when the customer fills and converts their cart with their token alone
     added = jwt_platform.post("cart", "/cart/items", token=own, json={"product_sku": sku, "quantity": 2})
     assert added.status_code == 201, added.text
-    converted = jwt_platform.post("cart", "/cart/convert-to-order", token=own)
+    key = {"Idempotency-Key": f"convert-{uuid.uuid4()}"}
+    converted = jwt_platform.post("cart", "/cart/convert-to-order", token=own, headers=dict(key))
     assert converted.status_code == 202, converted.text
     cart_id = converted.json()["cart_id"]
+    retried = jwt_platform.post("cart", "/cart/convert-to-order", token=own, headers=dict(key))
+    assert (retried.status_code, retried.json()) == (202, converted.json())
+    assert retried.headers["Idempotent-Replayed"] == "true"
 
     # then the order is confirmed, theirs to see and to cancel, and no one else's
     def confirmed():
@@ -123,3 +127,28 @@ def test_a_customer_with_a_token_orders_from_convert_to_push(jwt_platform):
     # and staff may ship it
     shipped = jwt_platform.request("PUT", "order", f"/orders/{order['id']}", token=STAFF, json={"status": "shipped"})
     assert shipped.status_code == 200, shipped.text
+
+
+def test_a_retried_order_request_with_the_same_key_orders_once(jwt_platform):
+    customer = new_customer(jwt_platform)
+    own = token(customer)
+    sku = new_product(jwt_platform, stock=5)
+    body = {"items": [{"product_sku": sku, "quantity": 1}]}
+    key = {"Idempotency-Key": f"order-{uuid.uuid4()}"}
+
+    first = jwt_platform.post("order", "/orders", token=own, json=body, headers=dict(key))
+    again = jwt_platform.post("order", "/orders", token=own, json=body, headers=dict(key))
+    changed = jwt_platform.post("order", "/orders", token=own, json={**body, "items": []}, headers=dict(key))
+
+    assert first.status_code == 202, first.text
+    assert again.json() == first.json()
+    assert changed.status_code == 422
+    request_id = first.json()["cart_id"]
+    wait_until(
+        lambda: jwt_platform.get("order", f"/orders?cart_id={request_id}", token=own).json()["results"],
+        timeout=30,
+        message="the order confirmed",
+    )
+    orders = jwt_platform.get("order", "/orders", token=own).json()["results"]
+    assert [o["cart_id"] for o in orders] == [request_id]
+    assert jwt_platform.get("inventory", f"/inventory/{sku}", token=STAFF).json()["quantity"] == 4
