@@ -61,3 +61,12 @@ class ConcurrentCalls:
                         return
                 time.sleep(0.005)
         pytest.fail("the calls never waited on the held lock")
+
+
+def assert_answered_once_and_replayed(responses, *, status: int) -> None:
+    """Two concurrent requests with one Idempotency-Key: the same answer for both, the second one a replay."""
+    for response in responses:
+        assert not isinstance(response, Exception), response
+    assert [r.status_code for r in responses] == [status, status]
+    assert responses[0].json() == responses[1].json()
+    assert sorted(r.get("Idempotent-Replayed", "") for r in responses) == ["", "true"]

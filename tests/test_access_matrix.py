@@ -201,6 +201,11 @@ def credentials(mode: str, caller: str) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {jwt.encode(claims, SECRET, 'HS256')}"}
 
 
+def set_auth_mode(settings, mode: str = "jwt") -> None:
+    settings.AUTH_MODE = mode
+    settings.AUTH_JWT_SECRET = SECRET
+
+
 def ids_in(response) -> set[str]:
     return {str(row.get("id")) for row in response.json()["results"]}
 
@@ -232,8 +237,7 @@ def test_every_route_has_an_example_request_here():
 )
 def test_each_caller_gets_what_the_rule_allows(route, caller, mode, settings, service_client):
     # given
-    settings.AUTH_MODE = mode
-    settings.AUTH_JWT_SECRET = SECRET
+    set_auth_mode(settings, mode)
     world = build_world(route.service)
     path, body, own_row = EXAMPLES[route.key](world)
     client = service_client(route.service, **credentials(mode, caller))
@@ -266,16 +270,14 @@ def test_each_caller_gets_what_the_rule_allows(route, caller, mode, settings, se
 @pytest.mark.django_db(databases=list(SERVICES))
 @pytest.mark.parametrize("path", ["/schema", "/docs", "/redoc"])
 def test_schema_and_docs_are_public_in_jwt_mode(path, settings, service_client):
-    settings.AUTH_MODE = "jwt"
-    settings.AUTH_JWT_SECRET = SECRET
+    set_auth_mode(settings)
 
     assert service_client("order").get(path).status_code == 200
 
 
 @pytest.mark.django_db(databases=["order"])
 def test_a_customer_cancels_their_order_but_does_not_ship_it(settings, service_client):
-    settings.AUTH_MODE = "jwt"
-    settings.AUTH_JWT_SECRET = SECRET
+    set_auth_mode(settings)
     order_id = build_world("order").order_id
     customer = service_client("order", **credentials("jwt", "customer A"))
     staff = service_client("order", **credentials("jwt", "staff"))
@@ -287,8 +289,7 @@ def test_a_customer_cancels_their_order_but_does_not_ship_it(settings, service_c
 
 @pytest.mark.django_db(databases=["order"])
 def test_a_customer_orders_for_themselves_only(settings, service_client):
-    settings.AUTH_MODE = "jwt"
-    settings.AUTH_JWT_SECRET = SECRET
+    set_auth_mode(settings)
     build_world("order")
     items = [{"product_sku": "LAP-001", "quantity": 1}]
     customer = service_client("order", **credentials("jwt", "customer A"))
@@ -305,8 +306,7 @@ def test_a_customer_orders_for_themselves_only(settings, service_client):
 
 @pytest.mark.django_db(databases=["order"])
 def test_filters_do_not_widen_a_customers_scope(settings, service_client):
-    settings.AUTH_MODE = "jwt"
-    settings.AUTH_JWT_SECRET = SECRET
+    set_auth_mode(settings)
     order_id = build_world("order").order_id
     jane = service_client("order", **credentials("jwt", "customer B"))
 

@@ -8,6 +8,7 @@ import pytest
 
 from tests.e2e.conftest import running_platform
 from tests.e2e.harness import wait_until
+from tests.e2e.test_saga import new_customer, new_product
 
 pytestmark = pytest.mark.e2e
 
@@ -32,35 +33,6 @@ def jwt_platform(pubsub_emulator, tmp_path_factory):
         yield running
 
 
-def new_customer(platform) -> str:
-    body = {"name": "Token Customer", "email": f"{uuid.uuid4().hex[:12]}@example.com"}
-    response = platform.post("customer", "/customers", json=body, token=STAFF)
-    assert response.status_code == 201, response.text
-    customer_id = response.json()["id"]
-    wait_until(
-        lambda: platform.rows("email", "SELECT 1 FROM email_customercontact WHERE customer_id = %s", (customer_id,)),
-        message="customer copied to the email service",
-    )
-    return customer_id
-
-
-def new_product(platform, *, stock: int) -> str:
-    sku = f"JWT-{uuid.uuid4().hex[:8].upper()}"
-    product = {"sku": sku, "name": sku, "price": "25.00"}
-    assert platform.post("product", "/products", json=product, token=STAFF).status_code == 201
-    inventory = {"product_sku": sku, "quantity": stock}
-    assert platform.post("inventory", "/inventory", json=inventory, token=STAFF).status_code == 201
-    wait_until(
-        lambda: platform.rows("cart", "SELECT 1 FROM carts_catalogproduct WHERE sku = %s", (sku,)),
-        message=f"{sku} copied to the cart service",
-    )
-    wait_until(
-        lambda: platform.rows("order", "SELECT 1 FROM orders_catalogproduct WHERE sku = %s", (sku,)),
-        message=f"{sku} copied to the order service",
-    )
-    return sku
-
-
 def test_outsiders_get_only_the_public_routes(jwt_platform):
     anonymous = jwt_platform.request("PUT", "product", "/products/LAP-001", json={"price": "0.00"})
     forged = jwt_platform.get(
@@ -78,9 +50,9 @@ def test_outsiders_get_only_the_public_routes(jwt_platform):
 
 def test_a_customer_with_a_token_orders_from_convert_to_push(jwt_platform):
     # given a customer created by staff, and a product in stock
-    customer = new_customer(jwt_platform)
+    customer = new_customer(jwt_platform, token=STAFF)
     own = token(customer)
-    sku = new_product(jwt_platform, stock=5)
+    sku = new_product(jwt_platform, stock=5, token=STAFF)
 
     # when the customer fills and converts their cart with their token alone
     added = jwt_platform.post("cart", "/cart/items", token=own, json={"product_sku": sku, "quantity": 2})
@@ -130,9 +102,9 @@ def test_a_customer_with_a_token_orders_from_convert_to_push(jwt_platform):
 
 
 def test_a_retried_order_request_with_the_same_key_orders_once(jwt_platform):
-    customer = new_customer(jwt_platform)
+    customer = new_customer(jwt_platform, token=STAFF)
     own = token(customer)
-    sku = new_product(jwt_platform, stock=5)
+    sku = new_product(jwt_platform, stock=5, token=STAFF)
     body = {"items": [{"product_sku": sku, "quantity": 1}]}
     key = {"Idempotency-Key": f"order-{uuid.uuid4()}"}
 

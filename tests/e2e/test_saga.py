@@ -14,9 +14,10 @@ from tests.e2e.harness import wait_until
 pytestmark = pytest.mark.e2e
 
 
-def new_customer(platform) -> str:
+def new_customer(platform, token=None) -> str:
+    """A customer, created as staff (``token``, when the platform verifies tokens)."""
     body = {"name": "Test Customer", "email": f"{uuid.uuid4().hex[:12]}@example.com"}
-    response = platform.post("customer", "/customers", json=body)
+    response = platform.post("customer", "/customers", json=body, token=token)
     assert response.status_code == 201, response.text
     customer_id = response.json()["id"]
     # the email service learns the address from customer.changed
@@ -27,10 +28,12 @@ def new_customer(platform) -> str:
     return customer_id
 
 
-def new_product(platform, *, stock: int, price: str = "10.00") -> str:
+def new_product(platform, *, stock: int, price: str = "10.00", token=None) -> str:
     sku = f"E2E-{uuid.uuid4().hex[:8].upper()}"
-    assert platform.post("product", "/products", json={"sku": sku, "name": sku, "price": price}).status_code == 201
-    assert platform.post("inventory", "/inventory", json={"product_sku": sku, "quantity": stock}).status_code == 201
+    product = {"sku": sku, "name": sku, "price": price}
+    assert platform.post("product", "/products", json=product, token=token).status_code == 201
+    inventory = {"product_sku": sku, "quantity": stock}
+    assert platform.post("inventory", "/inventory", json=inventory, token=token).status_code == 201
     for service, table in (("cart", "carts_catalogproduct"), ("order", "orders_catalogproduct")):
         wait_until(
             lambda s=service, t=table: platform.rows(s, f"SELECT 1 FROM {t} WHERE sku = %s", (sku,)),  # noqa: S608

@@ -14,7 +14,7 @@ from apps.carts.tests.factories import CartFactory, CartItemFactory, CatalogProd
 from apps.events.models import OutboxEvent
 from apps.idempotency import services as idempotency
 from apps.idempotency.models import IdempotencyKey
-from shop.testing import ConcurrentCalls
+from shop.testing import ConcurrentCalls, assert_answered_once_and_replayed
 
 pytestmark = pytest.mark.django_db(databases=["cart"])
 
@@ -186,11 +186,7 @@ def test_two_concurrent_converts_with_one_key_convert_once_and_both_get_its_answ
     responses = requests.join()
 
     # then one converted and the other, having waited for it, got its answer
-    for response in responses:
-        assert not isinstance(response, Exception), response
-    assert [r.status_code for r in responses] == [202, 202]
-    assert responses[0].json() == responses[1].json()
-    assert sorted(r.get("Idempotent-Replayed", "") for r in responses) == ["", "true"]
+    assert_answered_once_and_replayed(responses, status=202)
     [event] = events()
     assert event.payload["cart_id"] == str(cart.pk)
     assert len(keys()) == 1

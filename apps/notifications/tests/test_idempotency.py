@@ -11,7 +11,7 @@ from apps.idempotency.models import IdempotencyKey
 from apps.notifications.events import DATABASE
 from apps.notifications.models import Notification
 from shop.identity import issue_token
-from shop.testing import ConcurrentCalls
+from shop.testing import ConcurrentCalls, assert_answered_once_and_replayed
 
 pytestmark = pytest.mark.django_db(databases=["notification"])
 
@@ -162,11 +162,7 @@ def test_two_concurrent_sends_with_one_key_send_once_and_both_get_its_answer(api
     responses = requests.join()
 
     # then one notification, one email requested, and both callers have its answer
-    for response in responses:
-        assert not isinstance(response, Exception), response
-    assert [r.status_code for r in responses] == [201, 201]
-    assert responses[0].json() == responses[1].json()
-    assert sorted(r.get("Idempotent-Replayed", "") for r in responses) == ["", "true"]
+    assert_answered_once_and_replayed(responses, status=201)
     [notification] = notifications()
     assert str(notification.id) == responses[0].json()["id"]
     assert [e.event_type for e in events()] == ["email.requested"]

@@ -13,7 +13,7 @@ from apps.idempotency.models import IdempotencyKey
 from apps.orders.events import DATABASE
 from apps.orders.tests.factories import CatalogProductFactory
 from shop.identity import issue_token
-from shop.testing import ConcurrentCalls
+from shop.testing import ConcurrentCalls, assert_answered_once_and_replayed
 
 pytestmark = pytest.mark.django_db(databases=["order"])
 
@@ -179,10 +179,6 @@ def test_two_concurrent_requests_with_one_key_ask_once_and_both_get_its_answer(a
     responses = requests.join()
 
     # then
-    for response in responses:
-        assert not isinstance(response, Exception), response
-    assert [r.status_code for r in responses] == [202, 202]
-    assert responses[0].json() == responses[1].json()
-    assert sorted(r.get("Idempotent-Replayed", "") for r in responses) == ["", "true"]
+    assert_answered_once_and_replayed(responses, status=202)
     [event] = requested()
     assert event.payload["cart_id"] == responses[0].json()["cart_id"]
