@@ -255,6 +255,8 @@ LOGGING = {
     # to follow one event through a chaos run.
     "loggers": {
         "workers": {"level": env.str("WORKERS_LOG_LEVEL", default=env.str("LOG_LEVEL", default="INFO"))},
+        # django-axes says hello at INFO in every process it starts in, management commands included.
+        "axes": {"level": "WARNING"},
     },
 }
 
