@@ -27,7 +27,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
-from shop.identity import CallerKind
+from shop.identity import CallerKind, KeysUnavailable
 
 
 class Access(enum.StrEnum):
@@ -96,6 +96,8 @@ class DeclaredAccess(BasePermission):
             raise exceptions.AuthenticationFailed(caller.refusal)
         if caller.kind is CallerKind.MISMATCHED:
             raise exceptions.PermissionDenied(caller.refusal)
+        if caller.kind is CallerKind.UNVERIFIABLE:
+            raise KeysUnavailable()
         if rule is Access.STAFF and not caller.is_staff:
             raise exceptions.PermissionDenied("This route is for staff only.")
         return True

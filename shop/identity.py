@@ -39,6 +39,7 @@ class CallerKind(enum.StrEnum):
     STAFF = "staff"  # jwt mode, a verified token with the staff role, or a staff admin session
     REFUSED = "refused"  # jwt mode, credentials that did not verify (401)
     MISMATCHED = "mismatched"  # jwt mode, a valid token but an X-Customer-ID that is not its subject (403)
+    UNVERIFIABLE = "unverifiable"  # jwt mode, the identity provider's keys cannot be fetched (503)
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,8 @@ class CallerAuthentication(BaseAuthentication):
             caller = caller_from_claims(token_verifier().claims(token.strip()))
         except TokenRefused as refused:
             return Caller(CallerKind.REFUSED, refusal=str(refused)), None
+        except KeysUnavailable as unavailable:
+            return Caller(CallerKind.UNVERIFIABLE, refusal=str(unavailable.detail)), None
         header = request.headers.get(CUSTOMER_HEADER)
         if header is not None and header.strip() != caller.subject:
             return Caller(CallerKind.MISMATCHED, refusal=f"{CUSTOMER_HEADER} must be the token's subject."), None

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 PATHS = {"/products", "/products/"}
 URLCONF = get_service("product").urlconf  # a process serving every service (tests) routes per request
 
-PageKey = tuple[str, str, str]  # host, path with query string, Accept
+PageKey = tuple[str, str, str, str]  # scheme, host, path with query string, Accept
 Page = tuple[int, list[tuple[str, str]], bytes]  # status, headers, content
 
 
@@ -46,7 +46,9 @@ class CatalogPageCache:
             state = catalog_state()
         except DatabaseError:
             return self.get_response(request)  # the view answers an outage properly (503)
-        key = (request.get_host(), request.get_full_path(), request.headers.get("Accept", ""))
+        # The scheme too: an https page (with its HSTS header) must never answer plain HTTP, which the
+        # stack behind would redirect (SECURE_SSL_REDIRECT); a redirect is never kept.
+        key = (request.scheme, request.get_host(), request.get_full_path(), request.headers.get("Accept", ""))
         with self.lock:
             if state != self.state:
                 self.state, self.pages = state, OrderedDict()

@@ -114,3 +114,22 @@ def test_a_change_drops_every_page(api, renders):
 
     assert renders == ["limit=1", "limit=2", "limit=1", "limit=2"]
     assert [prices(r) for r in responses] == [{"LAP-001": "1.00"}] * 2
+
+
+@pytest.mark.django_db(databases=["product"])
+def test_a_page_served_over_https_is_never_replayed_to_plain_http(settings, service_client, renders):
+    # given production's redirect to https, and a page rendered for an https request
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = ["testserver"]
+    ProductFactory(sku="LAP-001")
+    api = service_client("product")
+    assert api.get("/products", secure=True).status_code == 200
+    assert api.get("/products", secure=True).status_code == 200
+
+    # when the same page is asked for over plain HTTP
+    plain = api.get("/products")
+
+    # then it is redirected as every other plain request, not replayed
+    assert plain.status_code == 301
+    assert plain["Location"].startswith("https://")
+    assert renders == [""]  # the second https request was a replay
