@@ -15,7 +15,8 @@ Why our own, in one module, rather than a process manager from PyPI:
   program after ``startretries`` quick deaths (FATAL, never restarted again), restarts one that
   was up without any delay, counts no restarts, and writes each program's output to its own file
   rather than interleaving it with names on one terminal, as a foreground `make run` should.
-- circus brings ZeroMQ and Tornado, stops respawning after ``max_retry`` and has no backoff.
+- circus brings ZeroMQ and Tornado, waits a fixed ``retry_in`` between tries (no growing
+  backoff) and by default gives up after ``max_retry`` (5).
 
 What we need fits in this module, is the same code in all four places, and is tested as such
 (tests/test_supervisor.py, tests/e2e/test_supervision.py). In production a container runtime or
@@ -125,7 +126,9 @@ class Output:
         self.width = width
 
     def line(self, name: str, text: str, *, loud: bool = False) -> None:
-        with self._lock:
+        # A closed terminal or a dead `| tee` must neither stop the supervisor nor leave the
+        # children blocked on a full pipe: then their lines are read and dropped.
+        with self._lock, contextlib.suppress(OSError, ValueError):
             stream = self._open()
             prefix = f"{datetime.now():%H:%M:%S} {name:<{self.width}} |"
             if stream.isatty():

@@ -246,3 +246,12 @@ def test_run_in_the_foreground_stops_every_group_on_ctrl_c_with_exit_code_130(tm
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_output_to_a_closed_stream_is_dropped_not_raised():
+    # given: the terminal went away (or `| tee` died)
+    stream = io.StringIO()
+    stream.close()
+
+    # then: the supervisor goes on (and stops its children) all the same
+    Output(stream).line("cart-web", "a line nobody will read")
