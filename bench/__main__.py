@@ -44,10 +44,10 @@ def cpu_by_kind(platform: Platform | None) -> dict[str, float]:
             pass
 
     if platform:
-        for name, popen in platform.processes.items():
+        for name, pid in platform.pids().items():
             kind = process_kind(name)
             try:
-                root = psutil.Process(popen.pid)
+                root = psutil.Process(pid)
                 for process in [root, *root.children(recursive=True)]:
                     add(kind, process)
             except psutil.Error:

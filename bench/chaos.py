@@ -2,8 +2,8 @@
 
     python -m bench.chaos [--orders 600] [--customers 32] [--kills 40] [--no-infra-restarts]
 
-Starts a platform of its own under a supervisor that restarts whatever dies (as systemd or a
-container runtime would), drives orders through the real API, and meanwhile SIGKILLs random
+Starts a platform of its own under the supervisor `make run` uses (shop.supervisor), which
+restarts whatever dies, drives orders through the real API, and meanwhile SIGKILLs random
 processes of every kind (web servers, relay, bridge, workers), and restarts PostgreSQL and the
 Celery broker once each. Then it waits for the backlog to drain and runs audit_invariants.
 Prints what it killed and when, and the audit's result; exits non-zero on any violation.
@@ -68,8 +68,9 @@ async def monkey(platform: Platform, stop: asyncio.Event, kills: int, interval: 
             continue
         name = random.choice(by_kind[kind])
         pid = platform.crash(name)
-        log.append((time.monotonic() - started, name, f"SIGKILL pid {pid}"))
-        console.print(f"[red]{time.monotonic() - started:6.1f}s  SIGKILL {name} (pid {pid})[/red]")
+        what = f"SIGKILL pid {pid}" if pid is not None else "SIGKILL: down already, waiting for its restart"
+        log.append((time.monotonic() - started, name, what))
+        console.print(f"[red]{time.monotonic() - started:6.1f}s  {name}: {what}[/red]")
 
 
 async def drive(args, target: Target, platform: Platform) -> dict:
@@ -113,7 +114,6 @@ def run_chaos(args, workdir: Path) -> dict:
     try:
         platform.setup()
         platform.start_all()
-        platform.supervise()
         target = Target(platform)
         result = asyncio.run(drive(args, target, platform))
         console.print("load done; waiting for the backlog to drain")

@@ -49,8 +49,8 @@ class Profiler:
     def start(self) -> None:
         py_spy = py_spy_path()
         self.out.mkdir(parents=True, exist_ok=True)
-        for name, popen in self.platform.processes.items():
-            pid = _python_root(popen.pid)
+        for name, group in self.platform.pids().items():
+            pid = _python_root(group)
             if pid is None:
                 continue
             self.recorders[name] = subprocess.Popen(  # noqa: S603 - py-spy with fixed arguments

@@ -4,7 +4,9 @@ It gets its own databases, Pub/Sub project and broker queues.
 
 Every process is the one `make run` starts (gunicorn per service, the relay, the bridge, one
 Celery worker per service queue), on ports 10000 (or 11000, ...) above the contract's, so a test run can sit
-beside a running `make run`, or another test run, without touching its data.
+beside a running `make run`, or another test run, without touching its data. They run under the
+supervisor `make run` uses (shop.supervisor): whatever dies is restarted, as it would be there.
+Each process logs to ``<workdir>/<name>.log``, the supervisor to ``<workdir>/supervisor.log``.
 """
 
 from __future__ import annotations
@@ -15,35 +17,23 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
 
-import psutil
 import psycopg
 import requests
 from google.cloud import pubsub_v1
 from kombu import Connection
 
 from shop import emulator
-from shop.processes import platform_processes
+from shop.processes import platform_programs
 from shop.services import SERVICES
+from shop.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_PORT_OFFSET = 10000  # the first platform answers on 13000-13007, a second on 14000-14007 ...
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether any process of the group is still running (a zombie awaiting its reaper is not)."""
-    for process in psutil.process_iter(["status"]):
-        try:
-            if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
-                return True
-        except (ProcessLookupError, psutil.Error):
-            continue
-    return False
 
 
 def free_port_offset() -> int:
@@ -100,11 +90,14 @@ class Platform:
         self.env.update(overrides)  # WEB_CONCURRENCY, CELERY_CONCURRENCY, ... for a benchmark
         for name in SERVICES:
             self.env.pop(f"{name.upper()}_DATABASE_URL", None)
-        self.commands = platform_processes(sys.executable)
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.extra_env: dict[str, dict[str, str]] = {}
-        self.restarts: Counter[str] = Counter()
-        self.supervising = threading.Event()
+        # What `make run` runs, under the supervisor `make run` uses (shop.supervisor), with the
+        # same backoff and grace period; only the ports and the log files differ.
+        self.supervisor = Supervisor(
+            platform_programs(sys.executable, self.env, port_offset=self.port_offset, log_dir=workdir),
+            cwd=ROOT,
+            output=workdir / "supervisor.log",
+        )
+        self.commands = self.supervisor.names
         self.http = requests.Session()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -120,19 +113,17 @@ class Platform:
             )
 
     def start(self, name: str, **extra_env: str) -> None:
-        command, env = self.commands[name]
-        self.extra_env[name] = extra_env
-        env = {**self.env, **env, **extra_env}
-        if name.endswith("-web"):
-            env["PORT"] = str(SERVICES[name.removesuffix("-web")].port + self.port_offset)
-        log = (self.workdir / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(  # noqa: S602 - the platform's own fixed commands
-            command, shell=True, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        """Start one process (again), kept running by the supervisor; ``extra_env`` stays for its restarts."""
+        self.supervisor.start(name, **extra_env)
+        self.supervisor.watch()
 
     def start_all(self) -> None:
-        for name in self.commands:
-            self.start(name)
+        self.supervisor.start_all()
+        self.supervisor.watch()
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Every service healthy, and the seed data copied to the services that keep copies."""
         for service in SERVICES.values():
             wait_until(lambda s=service: self._healthy(s.name), timeout=60, message=f"{service.name} health")
         # The seeded catalog and customers have reached the services that copy them.
@@ -140,50 +131,31 @@ class Platform:
         wait_until(lambda: self.scalar("order", "SELECT count(*) FROM orders_catalogproduct") >= 5, timeout=60)
         wait_until(lambda: self.scalar("email", "SELECT count(*) FROM email_customercontact") >= 5, timeout=60)
 
-    def supervise(self, interval: float = 0.5) -> None:
-        """Restart any process that dies, as systemd, supervisord or a container runtime would."""
-        self.supervising.set()
+    @property
+    def restarts(self) -> Counter[str]:
+        """How often the supervisor has restarted each process."""
+        return self.supervisor.restarts
 
-        def watch() -> None:
-            while self.supervising.is_set():
-                for name, process in list(self.processes.items()):
-                    if process.poll() is not None and self.supervising.is_set():
-                        self.restarts[name] += 1
-                        self.start(name, **self.extra_env.get(name, {}))
-                time.sleep(interval)
+    def pids(self) -> dict[str, int]:
+        """name -> pid (and process group) of each process running now."""
+        return self.supervisor.pids()
 
-        threading.Thread(target=watch, name="supervisor", daemon=True).start()
-
-    def crash(self, name: str) -> int:
-        """SIGKILL a process and all its children, leaving it to the supervisor; the pid killed."""
-        process = self.processes[name]
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        return process.pid
+    def crash(self, name: str) -> int | None:
+        """SIGKILL a process and all its children, leaving it to the supervisor; the pid killed
+        (None if it was down already, waiting for its restart)."""
+        return self.supervisor.send_signal(name, signal.SIGKILL)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Stop a process for good (the supervisor leaves it alone), its whole group gone.
+        """Stop a process for good (the supervisor leaves it alone until ``start``).
 
-        The shell exits at once; the program it started may take its time (a Celery worker's warm
-        shutdown), and until it is gone it may still take work.
+        Returns once its whole group is gone: a Celery worker's warm shutdown may take a while,
+        and until it is over it may still take work; SIGKILL after 30 s.
         """
-        process = self.processes.pop(name)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        process.wait(timeout=30)
-        wait_until(lambda: not _group_alive(process.pid), timeout=30, message=f"{name} to exit")
+        self.supervisor.stop(name, sig, timeout=30)
 
     def stop_all(self) -> None:
-        self.supervising.clear()
-        for name in list(self.processes):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.processes[name].pid, signal.SIGTERM)
-        for name in list(self.processes):
-            try:
-                self.processes[name].wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill(name)
-            self.processes.pop(name, None)
+        self.supervisor.stop_all()
+        self.supervisor.output.close()
 
     def teardown(self) -> None:
         self.stop_all()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
+from pathlib import Path
 
 from shop.services import SERVICES, Service
+from shop.supervisor import Program
 from shop.topology import handlers_of
 
 
@@ -16,13 +19,41 @@ def worker_command(python: str, service: Service) -> str:
     return f"{shlex.quote(python)} manage.py run_worker {service.name}"
 
 
-def platform_processes(python: str) -> dict[str, tuple[str, dict[str, str]]]:
-    """name -> (command, extra environment) for each long-running process of the platform."""
+def platform_processes(python: str, *, port_offset: int = 0) -> dict[str, tuple[str, dict[str, str]]]:
+    """name -> (command, extra environment) for each long-running process of the platform.
+
+    ``port_offset`` moves every web service off the contract's port (3000 + offset, ...), so a
+    second platform can run beside `make run`.
+    """
     py = shlex.quote(python)
-    processes = {f"{s.name}-web": (web_command(python), {"SHOP_SERVICE": s.name}) for s in SERVICES.values()}
+    processes = {
+        f"{s.name}-web": (web_command(python), {"SHOP_SERVICE": s.name, "PORT": str(s.port + port_offset)})
+        for s in SERVICES.values()
+    }
     processes["relay"] = (f"{py} manage.py run_relay", {})
     processes["bridge"] = (f"{py} manage.py run_bridge", {})
     for service in SERVICES.values():
         if handlers_of(service):  # a service that consumes no events needs no worker
             processes[f"{service.name}-worker"] = (worker_command(python, service), {})
     return processes
+
+
+def platform_programs(
+    python: str, env: Mapping[str, str], *, port_offset: int = 0, log_dir: Path | None = None
+) -> list[Program]:
+    """The platform's processes as the supervisor runs them, for `make run` and the launcher alike.
+
+    ``log_dir``: one log file per process there (the launcher's); else their lines are prefixed
+    and interleaved on the supervisor's output (`make run`'s).
+    """
+    # exec: the program itself leads its process group, so the pid the supervisor watches and
+    # the exit status it reports are the program's own, not those of a shell waiting for it.
+    return [
+        Program(
+            name,
+            f"exec {command}",
+            {**env, "PYTHONUNBUFFERED": "1", **extra_env},
+            log=log_dir / f"{name}.log" if log_dir is not None else None,
+        )
+        for name, (command, extra_env) in platform_processes(python, port_offset=port_offset).items()
+    ]

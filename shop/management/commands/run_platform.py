@@ -2,7 +2,9 @@
 
 Starts the Pub/Sub emulator first when PUBSUB_EMULATOR_HOST points at nothing, provisions the
 topics, then runs the eight web services, the outbox relay, the bridge and one Celery worker per
-service queue under honcho.
+service queue under shop.supervisor, which restarts any of them that dies (with backoff, logged,
+counted). The e2e tests, the benchmark and chaos runs use the same supervisor and process list
+(shop.launcher); --port-offset lets one of those run this very command beside `make run`.
 """
 
 import os
@@ -11,17 +13,23 @@ import sys
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from honcho.manager import Manager
 
 from shop import emulator
-from shop.processes import platform_processes
+from shop.processes import platform_programs
 from shop.services import SERVICES
+from shop.supervisor import Supervisor
 
 
 class Command(BaseCommand):
-    help = "Start all the platform's processes in the foreground (local development)."
+    help = "Start all the platform's processes in the foreground, restarting any that dies (local development)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--port-offset", type=int, default=0, help="serve on 3000+N ... 3007+N (another platform beside this one)"
+        )
 
     def handle(self, *args, **options):
+        offset = options["port_offset"]
         host = settings.PUBSUB_EMULATOR_HOST
         emulator_process = None
         if host and not emulator.reachable(host):
@@ -29,17 +37,19 @@ class Command(BaseCommand):
             emulator_process = emulator.start(host, settings.GOOGLE_CLOUD_PROJECT, settings.BASE_DIR / "var/pubsub.log")
         try:
             call_command("provision_pubsub")
-            manager = Manager()
-            for name, (command, extra_env) in platform_processes(sys.executable).items():
-                manager.add_process(name, command, env={**os.environ, "PYTHONUNBUFFERED": "1", **extra_env})
+            supervisor = Supervisor(
+                platform_programs(sys.executable, os.environ, port_offset=offset), cwd=settings.BASE_DIR
+            )
             for service in SERVICES.values():
-                self.stdout.write(f"{service.service_name:>22}  http://127.0.0.1:{service.port}/")
+                self.stdout.write(f"{service.service_name:>22}  http://127.0.0.1:{service.port + offset}/")
             self.stdout.write(self.identity_note())
-            manager.loop()
+            self.stdout.write("a process that dies is restarted; Ctrl-C stops everything")
+            self.stdout.flush()
+            returncode = supervisor.run()
         finally:
             if emulator_process is not None:
                 emulator.stop(emulator_process)
-        sys.exit(manager.returncode)
+        sys.exit(returncode)
 
     @staticmethod
     def identity_note() -> str:
