@@ -18,6 +18,11 @@ not back yet (from the reservation's or the order's last change), pending notifi
 so on a troubled platform an audit with the default grace reports work that is merely late. The
 sure way, which tests and chaos runs take: stop the traffic, wait until the platform has drained,
 then audit with ``grace=0``, which excuses nothing.
+
+Bound. A saga always ends: a step that keeps failing is given up on (dead-lettered) after its last
+retry, and its give-up ends the saga (stock back, cart unlocked, customer told). So no grace excuses
+a cart still processing, or stock reserved without an order, for longer than the saga can take
+(``saga_bound_seconds``: every retry of each step on its longest path, and a re-drive for each).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
@@ -51,11 +57,25 @@ from shop.topology import subscriptions
 CHUNK = 2000
 KEPT_PER_CHECK = 1000  # violations kept for listing; all of them are counted
 DEFAULT_GRACE_SECONDS = 60.0
+# The saga's longest path of steps that may each be retried to the end and given up on:
+# order-requested (inventory), stock-available (order), order.failed (inventory), stock.rejected (cart).
+SAGA_STEPS_IN_SERIES = 4
 
 # Orders that hold their stock: confirmed and not cancelled.
 LIVE_ORDER_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
 # The events that owe the customer one email and one push notification, and who publishes them.
 NOTIFYING_EVENTS = {"order.created": "order", "order.cancelled": "order", "stock.rejected": "inventory"}
+
+
+def saga_bound_seconds() -> float:
+    """How long a saga may take at most before the audit calls it stranded, from the settings.
+
+    Per step: each retry's longest backoff (``retry_countdown`` without its jitter) and one re-drive
+    of a lost delivery; a minute more for the relay, the bridge and the handlers themselves.
+    """
+    retrying = sum(min(settings.HANDLER_RETRY_BACKOFF_MAX, 2**n) for n in range(settings.HANDLER_MAX_RETRIES))
+    redrive = settings.REDRIVE_GRACE_SECONDS + settings.REDRIVE_INTERVAL_SECONDS
+    return SAGA_STEPS_IN_SERIES * (retrying + redrive) + 60.0
 
 
 def _db(service: str) -> str:
@@ -95,6 +115,7 @@ class AuditReport:
     checked_at: datetime
     grace_seconds: float
     checks: list[CheckResult]
+    bound_seconds: float = 0.0
 
     @property
     def violation_count(self) -> int:
@@ -120,6 +141,7 @@ class AuditReport:
             "summary": self.summary,
             "checked_at": self.checked_at.isoformat(),
             "grace_seconds": self.grace_seconds,
+            "bound_seconds": self.bound_seconds,
             "violation_count": self.violation_count,
             "checks": [
                 {
@@ -138,14 +160,21 @@ class AuditReport:
 
 @dataclass(frozen=True)
 class Window:
-    """When the audit looks: rows changed after ``cutoff`` (``grace`` before ``now``) are in flight."""
+    """When the audit looks: rows changed after ``cutoff`` (``grace`` before ``now``) are in flight,
+    unless a saga is older than its ``bound``."""
 
     now: datetime
     grace: timedelta
+    bound: timedelta = timedelta(days=365)
 
     @property
     def cutoff(self) -> datetime:
         return self.now - self.grace
+
+    @property
+    def stranded(self) -> datetime:
+        """A saga step older than this should have been done or given up on, whatever the grace."""
+        return self.now - self.bound
 
     def age(self, moment: datetime) -> str:
         return f"{(self.now - moment).total_seconds():.0f}s ago"
@@ -308,7 +337,7 @@ def _judge_cart(
             found.violate(subject, "is ordered, but the order service has no order for it")
     elif status == CartStatus.PROCESSING:
         since = converted_at or updated_at
-        if since > window.cutoff:
+        if since > window.cutoff and since > window.stranded:
             found.count("in flight (processing, younger than grace)")
             return
         outcome = (
@@ -316,6 +345,9 @@ def _judge_cart(
             if orders
             else "no order and no rejection reached it"
         )
+        if since <= window.stranded:
+            found.count("past the saga's bound")
+            outcome += f"; past the saga's bound of {window.bound.total_seconds():.0f}s, no step was given up on"
         found.violate(subject, f"stuck processing since {since.isoformat()} ({window.age(since)}): {outcome}")
     else:  # active or stock-unavailable: editable, so no order may exist
         found.count("re-editable after a rejection" if converted_at else "never converted")
@@ -631,10 +663,21 @@ def _judge_consumption(found: _Findings, window: Window, producer, consumer, eve
 
 
 def check_stock_moved_once(window: Window) -> CheckResult:
-    """A cart reserves each SKU once; a cancelled order returns each SKU once."""
+    """A cart reserves each SKU once (again only after a release: its order could not be made and the
+    cart asked again); a cancelled order returns each SKU once."""
     found = _Findings("stock-moved-once", 4, "at most one reservation per cart and SKU, one return per order and SKU")
     movements = StockMovement.objects.using(INVENTORY)
     with _snapshot(INVENTORY):
+        released = Counter(
+            {
+                (reference, sku): n
+                for reference, sku, n in movements.filter(kind=MovementKind.RELEASED)
+                .order_by()
+                .values("reference", "product_sku")
+                .annotate(n=Count("id"))
+                .values_list("reference", "product_sku", "n")
+            }
+        )
         for kind, owner in ((MovementKind.RESERVED, "cart"), (MovementKind.RETURNED, "order")):
             of_kind = movements.filter(kind=kind)
             found.count(f"{kind} movements", of_kind.count())
@@ -645,10 +688,47 @@ def check_stock_moved_once(window: Window) -> CheckResult:
                 .filter(n__gt=1)
                 .values_list("reference", "product_sku", "n", "units")
             ):
+                again = released[(reference, sku)] if kind == MovementKind.RESERVED else 0
+                if n - again <= 1:
+                    found.count("reserved again after a release")
+                    continue
+                after = f", {again} released" if again else ""
                 found.violate(
                     f"{reference or '(no reference)'} sku {sku}",
-                    f"{n} {kind} movements ({units:+d} units); a {owner} moves a SKU's stock once",
+                    f"{n} {kind} movements ({units:+d} units{after}); a {owner} moves a SKU's stock once",
                 )
+    return found.result()
+
+
+def check_reservations_settled(window: Window) -> CheckResult:
+    """No stock stays reserved for a cart without an order past the saga's bound: the order is made,
+    or its step is given up on and the stock released. (Cancelled orders: cancellations-returned.)
+
+    Inventory is read before the orders: a reservation seen has its order by the time orders are read.
+    """
+    found = _Findings("reservations-settled", 2, "no stock reserved without an order past the saga's bound")
+    found.expect("reservations held", "with an order", "in flight (within the bound)")
+    with _snapshot(INVENTORY, ORDER):
+        held = Reservation.objects.using(INVENTORY).filter(status=ReservationStatus.RESERVED)
+        for page in _pages(held, "updated_at", "items"):
+            found.count("reservations held", len(page))
+            ordered = set(
+                Order.objects.using(ORDER)
+                .filter(cart_id__in=[row[0] for row in page])
+                .values_list("cart_id", flat=True)
+            )
+            for cart_id, updated_at, items in page:
+                if cart_id in ordered:
+                    found.count("with an order")
+                elif updated_at > window.stranded:
+                    found.count("in flight (within the bound)")
+                else:
+                    units = ", ".join(f"{n} x {sku}" for sku, n in sorted(_units(items).items()))
+                    found.violate(
+                        f"cart {cart_id}",
+                        f"stock reserved {window.age(updated_at)} ({units}), past the saga's bound of "
+                        f"{window.bound.total_seconds():.0f}s: no order was made and the stock never came back",
+                    )
     return found.result()
 
 
@@ -691,6 +771,7 @@ CHECKS = (
     check_events_consumed,
     check_stock_moved_once,
     check_cancellations_returned,
+    check_reservations_settled,
 )
 
 
@@ -699,7 +780,15 @@ def missing_databases() -> list[str]:
     return [s.database for s in SERVICES.values() if s.database not in connections.settings]
 
 
-def run_audit(*, grace_seconds: float = DEFAULT_GRACE_SECONDS, now: datetime | None = None) -> AuditReport:
-    """Run every check; ``now`` (default: the current time) is when the audit is taken to start."""
-    window = Window(now=now or timezone.now(), grace=timedelta(seconds=grace_seconds))
-    return AuditReport(checked_at=window.now, grace_seconds=grace_seconds, checks=[check(window) for check in CHECKS])
+def run_audit(
+    *,
+    grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    bound_seconds: float | None = None,
+    now: datetime | None = None,
+) -> AuditReport:
+    """Run every check; ``now`` (default: the current time) is when the audit is taken to start,
+    ``bound_seconds`` (default: ``saga_bound_seconds()``) how long a saga may take."""
+    bound = saga_bound_seconds() if bound_seconds is None else bound_seconds
+    window = Window(now=now or timezone.now(), grace=timedelta(seconds=grace_seconds), bound=timedelta(seconds=bound))
+    checks = [check(window) for check in CHECKS]
+    return AuditReport(checked_at=window.now, grace_seconds=grace_seconds, checks=checks, bound_seconds=bound)

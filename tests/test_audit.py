@@ -22,6 +22,8 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.carts.enums import CartStatus
+from apps.carts.models import Cart
 from apps.carts.services import cart_add_item, cart_convert
 from apps.carts.tests.factories import CartFactory
 from apps.customers.services import customer_create
@@ -35,6 +37,7 @@ from apps.notifications.enums import Audience, Channel, NotificationStatus
 from apps.notifications.models import Notification
 from apps.notifications.services import notification_create
 from apps.notifications.tests.factories import NotificationFactory
+from apps.orders.handlers import on_stock_available_given_up
 from apps.orders.models import Order
 from apps.orders.services import order_cancel
 from apps.orders.tests.factories import OrderFactory
@@ -48,6 +51,7 @@ ALL_DATABASES = ["default", *SERVICES]
 pytestmark = pytest.mark.django_db(databases=ALL_DATABASES)
 
 GRACE = 60
+BOUND = 600
 
 
 # --- A platform in one process ------------------------------------------------------------------
@@ -138,9 +142,9 @@ def shop():
     )
 
 
-def run(*, grace=0, later=0):
+def run(*, grace=0, later=0, bound=None):
     """The audit, as if started ``later`` seconds from now."""
-    return audit.run_audit(grace_seconds=grace, now=timezone.now() + timedelta(seconds=later))
+    return audit.run_audit(grace_seconds=grace, bound_seconds=bound, now=timezone.now() + timedelta(seconds=later))
 
 
 def failing(report) -> set[str]:
@@ -267,6 +271,49 @@ def test_an_ordered_cart_without_an_order_is_reported(shop):
     assert details(run(), "cart-outcomes") == [f"cart {cart.id}: is ordered, but the order service has no order for it"]
 
 
+def test_a_cart_processing_past_the_sagas_bound_is_stranded_whatever_the_grace(shop):
+    # given: a converted cart whose order-requested was acknowledged but never handled
+    customer = new_customer()
+    deliver_all()
+    cart_id = order_cart(customer, ("LAP-001", 1), lose={("inventory", "order-requested")})
+
+    # then: a generous grace excuses it within the bound
+    assert run(grace=3600, later=100, bound=BOUND).ok
+
+    # but not past it
+    later = run(grace=3600, later=BOUND + 1, bound=BOUND)
+    assert failing(later) == {"cart-outcomes"}
+    [stranded] = details(later, "cart-outcomes")
+    assert stranded.startswith(f"cart {cart_id}: stuck processing since")
+    assert stranded.endswith(f"past the saga's bound of {BOUND}s, no step was given up on")
+    assert later.checks[0].examined["past the saga's bound"] == 1
+
+
+def test_a_given_up_order_step_ends_the_saga_and_the_cart_may_ask_again(shop):
+    # given: the order service gives up on a cart's stock-available (its give-up hook runs)
+    customer = new_customer()
+    deliver_all()
+    gives_up = {("order", "stock-available"): lambda event, envelope: on_stock_available_given_up(event, envelope, "x")}
+
+    # when
+    cart_id = order_cart(customer, ("LAP-001", 2), handlers=gives_up)
+
+    # then: the stock is back, the cart re-editable, the customer told, and the audit content
+    assert Cart.objects.using("cart").get(id=cart_id).status == CartStatus.STOCK_UNAVAILABLE
+    assert InventoryItem.objects.using("inventory").get(product_sku="LAP-001").quantity == 3
+    assert published("inventory", "stock.rejected", cart_id=cart_id).payload["reason"] == "order_failed"
+    report = run()
+    assert report.ok, report.violations
+
+    # and when the cart asks again, it is ordered: reserved a second time, after its release
+    cart_convert(customer_id=customer)
+    deliver_all()
+    assert Order.objects.using("order").filter(cart_id=cart_id).exists()
+    report = run()
+    assert report.ok, report.violations
+    assert {c.name: c.examined for c in report.checks}["stock-moved-once"]["reserved again after a release"] == 1
+
+
 # --- Invariant 2 ---------------------------------------------------------------------------------
 
 
@@ -314,6 +361,33 @@ def test_a_cancellation_whose_stock_is_not_back_yet_is_in_flight_within_the_grac
         "cancellations-returned",
         "events-consumed",
     }
+
+
+def test_stock_reserved_without_an_order_past_the_sagas_bound_is_named(shop):
+    # given: inventory reserved, but stock-available never reached the order service
+    customer = new_customer()
+    deliver_all()
+    cart_id = order_cart(customer, ("PHN-001", 1), lose={("order", "stock-available")})
+
+    within = run(grace=3600, later=100, bound=BOUND)
+    assert within.ok, within.violations
+    assert {c.name: c.examined for c in within.checks}["reservations-settled"]["in flight (within the bound)"] == 1
+
+    later = run(grace=3600, later=BOUND + 1, bound=BOUND)
+    assert "reservations-settled" in failing(later)
+    [stranded] = details(later, "reservations-settled")
+    assert stranded.startswith(f"cart {cart_id}: stock reserved ")
+    assert stranded.endswith(
+        f"(1 x PHN-001), past the saga's bound of {BOUND}s: no order was made and the stock never came back"
+    )
+
+
+def test_the_sagas_default_bound_follows_the_retry_and_redrive_settings(settings):
+    settings.HANDLER_MAX_RETRIES, settings.HANDLER_RETRY_BACKOFF_MAX = 3, 2
+    settings.REDRIVE_GRACE_SECONDS, settings.REDRIVE_INTERVAL_SECONDS = 10, 5
+
+    # four steps in series, each retried (1 + 2 + 2 s) and re-driven once (15 s), and a minute
+    assert audit.saga_bound_seconds() == 4 * (5 + 15) + 60
 
 
 # --- Invariant 3 ---------------------------------------------------------------------------------

@@ -13,5 +13,6 @@ def record_order_requested(cart: Cart) -> None:
         cart_id=cart.id,
         customer_id=cart.customer_id,
         items=[Line(product_sku=i.product_sku, quantity=i.quantity) for i in cart.items.all()],
+        attempt=cart.conversions,
     )
     record_event(event, using=DATABASE, ordering_key=str(cart.id), correlation_id=cart.id)

@@ -14,6 +14,11 @@ class Cart(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     converted_at = models.DateTimeField(null=True, blank=True)
+    # How many times the cart was converted: the attempt its order-requested carries, so that a
+    # rejection of an earlier attempt (a dead letter replayed late) does not unlock this one.
+    conversions = models.PositiveIntegerField(default=0)
+    # Why a stock-unavailable cart was unlocked (a stock.rejected reason); blank otherwise.
+    status_reason = models.CharField(max_length=50, blank=True)
 
     class Meta:
         ordering = ("-created_at",)

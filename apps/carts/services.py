@@ -4,7 +4,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
-from django.db.models import prefetch_related_objects
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
 from apps.carts.enums import CartStatus
@@ -78,10 +78,33 @@ def cart_convert(*, customer_id: UUID) -> Cart:
             raise InvalidRequest("The cart is empty.")
         cart.cart_locked = True
         cart.status = CartStatus.PROCESSING
+        cart.status_reason = ""
         cart.converted_at = timezone.now()
-        cart.save(update_fields=["cart_locked", "status", "converted_at", "updated_at"])
+        cart.conversions += 1
+        cart.save(update_fields=["cart_locked", "status", "status_reason", "converted_at", "conversions", "updated_at"])
         record_order_requested(cart)
     return cart
+
+
+def cart_unlock_rejected(*, cart_id: UUID, reason: str, attempt: int | None = None) -> bool:
+    """Inventory holds no stock for the cart: it can be edited and converted again. True when unlocked.
+
+    Only the attempt the rejection is about (when it says): a late rejection of an earlier one
+    leaves a cart converted since alone.
+    """
+    carts = Cart.objects.filter(id=cart_id, status=CartStatus.PROCESSING)
+    if attempt is not None:
+        carts = carts.filter(conversions__lte=attempt)  # not one converted again since
+    return bool(carts.update(status=CartStatus.STOCK_UNAVAILABLE, cart_locked=False, status_reason=reason[:50]))
+
+
+def cart_mark_ordered(*, cart_id: UUID) -> bool:
+    """The cart has its order: its outcome is final."""
+    return bool(
+        Cart.objects.filter(Q(id=cart_id), ~Q(status=CartStatus.ORDERED)).update(
+            status=CartStatus.ORDERED, cart_locked=True, status_reason=""
+        )
+    )
 
 
 def _editable_cart(customer_id: UUID, *, create: bool, missing: Exception | None = None) -> Cart:
@@ -108,4 +131,5 @@ def _editable_cart(customer_id: UUID, *, create: bool, missing: Exception | None
 def _touch(cart: Cart) -> None:
     """Editing a cart whose stock was unavailable makes it an ordinary active cart again."""
     cart.status = CartStatus.ACTIVE
-    cart.save(update_fields=["status", "updated_at"])
+    cart.status_reason = ""
+    cart.save(update_fields=["status", "status_reason", "updated_at"])

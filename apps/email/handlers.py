@@ -27,9 +27,9 @@ def on_email_requested(event: EmailRequested, envelope: Envelope) -> None:
     )
 
 
-def on_email_given_up(payload: dict, error: str) -> None:
+def on_email_given_up(event: EmailRequested, envelope: Envelope, error: str) -> None:
     """The email could not be sent even after every retry: the notification becomes failed."""
-    email_failed(notification_id=payload["notification_id"], error=error)
+    email_failed(notification_id=event.notification_id, error=error)
 
 
 HANDLERS = {

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_serializer
 
 # What one order may hold, chosen so that every order the saga decides fits the order service's
 # columns (total_amount: 14 digits, 2 places; an item's price: 12 digits, 2 places):
@@ -39,6 +39,13 @@ Price = Annotated[
 ]
 Sku = Annotated[str, Field(min_length=1, max_length=64)]
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+# Which conversion of a cart a request is (1, 2, ...: a cart unlocked after a rejection may be converted
+# again); every later step of the saga echoes it, so that a step of an earlier attempt (a dead letter
+# replayed after the cart moved on) is recognized as stale. None: published before attempts were numbered.
+Attempt = Annotated[int, Field(ge=1)] | None
+# Why inventory holds no stock for a cart: too little stock, or a step of the saga given up on
+# (the reservation itself, or the order after stock was reserved; the stock is back then).
+RejectionReason = Literal["insufficient_stock", "reservation_failed", "order_failed"]
 
 
 class Event(BaseModel):
@@ -79,7 +86,20 @@ class ShortfallLine(BaseModel):
 # --- The saga ----------------------------------------------------------------------------------
 
 
-class OrderRequested(Event):
+class SagaStep(Event):
+    """An event of the saga that names the cart's attempt; an unnumbered one leaves ``attempt`` out."""
+
+    attempt: Attempt = None
+
+    @model_serializer(mode="wrap")
+    def _leave_out_no_attempt(self, serialize):
+        data = serialize(self)
+        if data.get("attempt", 0) is None:
+            del data["attempt"]
+        return data
+
+
+class OrderRequested(SagaStep):
     topic = "order-requested"
 
     cart_id: UUID
@@ -87,7 +107,7 @@ class OrderRequested(Event):
     items: Lines
 
 
-class StockAvailable(Event):
+class StockAvailable(SagaStep):
     topic = "stock-available"
 
     cart_id: UUID
@@ -95,13 +115,13 @@ class StockAvailable(Event):
     items: Lines
 
 
-class StockRejected(Event):
+class StockRejected(SagaStep):
     topic = "stock.rejected"
 
     cart_id: UUID
     customer_id: UUID
-    reason: Literal["insufficient_stock"] = "insufficient_stock"
-    details: list[ShortfallLine]
+    reason: RejectionReason = "insufficient_stock"
+    details: list[ShortfallLine]  # empty unless the reason is insufficient_stock
 
 
 class OrderCreated(Event):
@@ -123,6 +143,18 @@ class OrderCancelled(Event):
     customer_id: UUID
     reason: str
     items: list[Line]
+
+
+class OrderFailed(SagaStep):
+    """The order service gave up making the order for reserved stock (its stock-available was
+    dead-lettered): inventory returns the stock and tells the cart and the customer."""
+
+    topic = "order.failed"
+
+    cart_id: UUID
+    customer_id: UUID
+    reason: Annotated[str, Field(max_length=500)]
+    items: Lines
 
 
 # --- State that other services keep a copy of --------------------------------------------------
@@ -198,6 +230,7 @@ EVENTS: dict[str, type[Event]] = {
         StockRejected,
         OrderCreated,
         OrderCancelled,
+        OrderFailed,
         ProductChanged,
         CustomerChanged,
         EmailRequested,

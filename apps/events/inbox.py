@@ -8,6 +8,7 @@ failure is recorded in a transaction of its own so that staff can see it.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -23,6 +24,11 @@ from apps.events.enums import ProcessingStatus
 from apps.events.models import DeadLetter
 
 Handler = Callable[[Event, Envelope], None]
+# What a service does when it gives up on an event it could parse (after the last retry), in the
+# dead letter's transaction: tell others, or end the saga the event was a step of.
+GiveUpHook = Callable[[Event, Envelope, str], None]
+
+logger = logging.getLogger(__name__)
 
 _CLAIM = """
 INSERT INTO processed_messages
@@ -111,18 +117,25 @@ def dead_letter(
     attributes: dict,
     error: str,
     attempts: int,
-    on_give_up: Callable[[dict, str], None] | None = None,
+    on_give_up: Callable[[str], None] | None = None,
 ) -> None:
     """Give up on an event: keep it whole for replay and show it in the inbox as dead-lettered.
 
-    ``on_give_up(payload, error)`` runs in the same transaction, for a service that must tell
-    others it gave up (the email service reports the notification as failed).
+    ``on_give_up(error)`` runs in the same transaction, for a service that must tell
+    others it gave up (the email service reports the notification as failed, the order service has
+    the reserved stock returned). It runs in a savepoint: a hook that fails is noted with the dead
+    letter, which is kept all the same (else the message would come back to fail forever).
     """
     event_id = attributes.get("event_id") or ""
     with transaction.atomic(using=database):
         _record(database, service_name, event_id, event_type, ProcessingStatus.DEAD_LETTERED, error)
         if on_give_up is not None:
-            on_give_up(payload, error)
+            try:
+                with transaction.atomic(using=database):
+                    on_give_up(error)
+            except Exception as exc:
+                logger.exception("%s: the give-up hook for %s %s failed", service_name, event_type, event_id)
+                error = f"{error}\n(the give-up hook failed too: {type(exc).__name__}: {exc})"
         try:
             key = UUID(event_id)
         except ValueError:

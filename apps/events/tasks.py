@@ -9,6 +9,7 @@ dead-letters after the last retry.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -21,7 +22,7 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from apps.events.inbox import Handler, MalformedEvent, consume, dead_letter, parse, record_failure
+from apps.events.inbox import GiveUpHook, Handler, MalformedEvent, consume, dead_letter, parse, record_failure
 from shop.services import get_service
 
 logger = logging.getLogger(__name__)
@@ -47,11 +48,11 @@ def retry_countdown(retries: int) -> float:
 def handler_tasks(
     service_name: str,
     handlers: dict[str, Handler],
-    give_up_hooks: dict[str, Callable[[dict, str], None]] | None = None,
+    give_up_hooks: dict[str, GiveUpHook] | None = None,
 ) -> tuple[Task, Task]:
     """The service's two tasks: ``handle_event`` (one event) and ``handle_events`` (a pulled batch).
 
-    ``give_up_hooks`` (event type -> hook) run when an event is dead-lettered.
+    ``give_up_hooks`` (event type -> hook) run when an event that could be parsed is dead-lettered.
     """
     service = get_service(service_name)
     give_up_hooks = give_up_hooks or {}
@@ -101,7 +102,8 @@ def handler_tasks(
                 with contextlib.suppress(Exception):
                     connection.close_if_unusable_or_obsolete()  # broken by an outage: reconnect for what follows
             if attempt >= settings.HANDLER_MAX_RETRIES:
-                return give_up(error, give_up_hooks.get(event_type))
+                hook = give_up_hooks.get(event_type)
+                return give_up(error, hook and functools.partial(hook, event, envelope))
             logger.warning("%s: %s %s failed, will retry: %s", service.service_name, event_type, event_id, error)
             try:
                 record_failure(

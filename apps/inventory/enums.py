@@ -7,9 +7,10 @@ class MovementKind(models.TextChoices):
     ADJUSTED = "adjusted", "Adjusted by staff"
     RESERVED = "reserved", "Reserved for an order"
     RETURNED = "returned", "Returned by a cancelled order"
+    RELEASED = "released", "Released: the order could not be made"
 
 
 class ReservationStatus(models.TextChoices):
     RESERVED = "reserved", "Reserved (order confirmed or about to be)"
-    REJECTED = "rejected", "Rejected (insufficient stock; the cart may ask again)"
+    REJECTED = "rejected", "Rejected (insufficient stock, or a step given up on; the cart may ask again)"
     RELEASED = "released", "Released (order cancelled, stock returned)"

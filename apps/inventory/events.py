@@ -9,11 +9,18 @@ from shop.services import get_service
 DATABASE = get_service("inventory").database
 
 
-def record_stock_available(*, cart_id: UUID, customer_id: UUID, items: list[Line]) -> None:
-    event = StockAvailable(cart_id=cart_id, customer_id=customer_id, items=items)
+def record_stock_available(*, cart_id: UUID, customer_id: UUID, items: list[Line], attempt: int | None) -> None:
+    event = StockAvailable(cart_id=cart_id, customer_id=customer_id, items=items, attempt=attempt)
     record_event(event, using=DATABASE, ordering_key=str(cart_id), correlation_id=cart_id)
 
 
-def record_stock_rejected(*, cart_id: UUID, customer_id: UUID, details: list[ShortfallLine]) -> None:
-    event = StockRejected(cart_id=cart_id, customer_id=customer_id, details=details)
+def record_stock_rejected(
+    *,
+    cart_id: UUID,
+    customer_id: UUID,
+    details: list[ShortfallLine],
+    attempt: int | None,
+    reason: str = "insufficient_stock",
+) -> None:
+    event = StockRejected(cart_id=cart_id, customer_id=customer_id, details=details, attempt=attempt, reason=reason)
     record_event(event, using=DATABASE, ordering_key=str(cart_id), correlation_id=cart_id)

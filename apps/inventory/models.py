@@ -43,6 +43,9 @@ class Reservation(models.Model):
     customer_id = models.UUIDField()
     status = models.CharField(max_length=10, choices=ReservationStatus.choices)
     items = models.JSONField(help_text="[{product_sku, quantity}] as reserved")
+    # The cart's conversion this decision is about (0: not numbered); an earlier one's request or
+    # failure, replayed late, is stale and changes nothing.
+    attempt = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,6 +2,9 @@
 
 Both run inside the consuming handler's transaction. Stock rows are locked in SKU order, so
 concurrent reservations serialize per SKU without deadlocks and stock never goes negative.
+
+A cart may be converted again after a rejection; its requests are numbered (``attempt``), and a
+request is decided once: one of an attempt already decided (a dead letter replayed late) is stale.
 """
 
 from collections import Counter
@@ -15,15 +18,11 @@ from apps.inventory.events import record_stock_available, record_stock_rejected
 from apps.inventory.models import InventoryItem, Reservation, StockMovement
 
 
-def stock_reserve(*, cart_id: UUID, customer_id: UUID, items: list[Line]) -> bool:
+def stock_reserve(*, cart_id: UUID, customer_id: UUID, items: list[Line], attempt: int | None = None) -> bool:
     """Reserve every item or none; publish stock-available or stock.rejected. True when reserved."""
-    # Claim the cart's row first, inserting it if new: a concurrent request for the same cart then
-    # waits on it and sees the outcome (a plain SELECT ... FOR UPDATE would lock no row for a new cart).
-    decided, created = Reservation.objects.select_for_update().get_or_create(
-        cart_id=cart_id, defaults={"customer_id": customer_id, "status": ReservationStatus.REJECTED, "items": []}
-    )
-    if not created and decided.status != ReservationStatus.REJECTED:
-        return decided.status == ReservationStatus.RESERVED  # this cart has its outcome already
+    decided, undecided = _claim(cart_id, customer_id, attempt)
+    if not undecided:
+        return decided.status == ReservationStatus.RESERVED  # this request has its outcome already
     wanted = Counter()
     for line in items:
         wanted[line.product_sku] += line.quantity
@@ -38,10 +37,9 @@ def stock_reserve(*, cart_id: UUID, customer_id: UUID, items: list[Line]) -> boo
     ]
     lines = [{"product_sku": sku, "quantity": quantity} for sku, quantity in sorted(wanted.items())]
     status = ReservationStatus.REJECTED if shortfall else ReservationStatus.RESERVED
-    decided.customer_id, decided.status, decided.items = customer_id, status, lines
-    decided.save(update_fields=["customer_id", "status", "items", "updated_at"])
+    _decide(decided, customer_id, attempt, status, lines)
     if shortfall:
-        record_stock_rejected(cart_id=cart_id, customer_id=customer_id, details=shortfall)
+        record_stock_rejected(cart_id=cart_id, customer_id=customer_id, details=shortfall, attempt=attempt)
         return False
     for sku, quantity in wanted.items():
         InventoryItem.objects.filter(product_sku=sku).update(quantity=F("quantity") - quantity)
@@ -50,7 +48,46 @@ def stock_reserve(*, cart_id: UUID, customer_id: UUID, items: list[Line]) -> boo
         for sku, quantity in wanted.items()
     )
     # What was reserved, one line per SKU: the order is made of exactly these lines.
-    record_stock_available(cart_id=cart_id, customer_id=customer_id, items=[Line(**line) for line in lines])
+    record_stock_available(
+        cart_id=cart_id, customer_id=customer_id, items=[Line(**line) for line in lines], attempt=attempt
+    )
+    return True
+
+
+def stock_reserve_given_up(*, cart_id: UUID, customer_id: UUID, attempt: int | None = None) -> bool:
+    """The request could not be handled (dead-lettered): reject it, so the cart is unlocked and the
+    customer told. Nothing was reserved. True when rejected here; False when it was decided already."""
+    decided, undecided = _claim(cart_id, customer_id, attempt)
+    if not undecided:
+        return False
+    _decide(decided, customer_id, attempt, ReservationStatus.REJECTED, [])
+    record_stock_rejected(
+        cart_id=cart_id, customer_id=customer_id, details=[], attempt=attempt, reason="reservation_failed"
+    )
+    return True
+
+
+def stock_release(*, cart_id: UUID, attempt: int | None = None) -> bool:
+    """The order service could not make the order: return the stock, once, and reject the request,
+    so that the cart is unlocked (and may ask again) and the customer told. True when stock came back.
+
+    Only the reservation of that attempt: a late failure of an earlier one changes nothing.
+    """
+    reservation = Reservation.objects.select_for_update().filter(cart_id=cart_id).first()
+    if reservation is None or reservation.status != ReservationStatus.RESERVED:
+        return False
+    if attempt is not None and reservation.attempt != attempt:
+        return False
+    _put_back(reservation, kind=MovementKind.RELEASED, reference=f"cart:{cart_id}")
+    reservation.status = ReservationStatus.REJECTED
+    reservation.save(update_fields=["status", "updated_at"])
+    record_stock_rejected(
+        cart_id=cart_id,
+        customer_id=reservation.customer_id,
+        details=[],
+        attempt=reservation.attempt or None,
+        reason="order_failed",
+    )
     return True
 
 
@@ -59,12 +96,39 @@ def stock_return(*, cart_id: UUID, reference: str) -> bool:
     reservation = Reservation.objects.select_for_update().filter(cart_id=cart_id).first()
     if reservation is None or reservation.status != ReservationStatus.RESERVED:
         return False
+    _put_back(reservation, kind=MovementKind.RETURNED, reference=reference)
+    reservation.status = ReservationStatus.RELEASED
+    reservation.save(update_fields=["status", "updated_at"])
+    return True
+
+
+def _claim(cart_id: UUID, customer_id: UUID, attempt: int | None) -> tuple[Reservation, bool]:
+    """The cart's reservation, locked, and whether this request is still to be decided.
+
+    The row is claimed first, inserted if new: a concurrent request for the same cart then waits on
+    it and sees the outcome (a plain SELECT ... FOR UPDATE would lock no row for a new cart). Only a
+    rejected cart may ask again, and only with a later attempt (unnumbered: any request).
+    """
+    decided, created = Reservation.objects.select_for_update().get_or_create(
+        cart_id=cart_id, defaults={"customer_id": customer_id, "status": ReservationStatus.REJECTED, "items": []}
+    )
+    if created:
+        return decided, True
+    if decided.status != ReservationStatus.REJECTED:
+        return decided, False
+    return decided, attempt is None or attempt > decided.attempt
+
+
+def _decide(reservation: Reservation, customer_id: UUID, attempt: int | None, status: str, lines: list) -> None:
+    reservation.customer_id, reservation.status, reservation.items = customer_id, status, lines
+    reservation.attempt = attempt or reservation.attempt
+    reservation.save(update_fields=["customer_id", "status", "items", "attempt", "updated_at"])
+
+
+def _put_back(reservation: Reservation, *, kind: str, reference: str) -> None:
     for line in sorted(reservation.items, key=lambda line: line["product_sku"]):
         sku, quantity = line["product_sku"], line["quantity"]
         updated = InventoryItem.objects.filter(product_sku=sku).update(quantity=F("quantity") + quantity)
         if not updated:  # the stock level was deleted meanwhile: the units still exist
             InventoryItem.objects.create(product_sku=sku, quantity=quantity)
-        StockMovement.objects.create(product_sku=sku, delta=quantity, kind=MovementKind.RETURNED, reference=reference)
-    reservation.status = ReservationStatus.RELEASED
-    reservation.save(update_fields=["status", "updated_at"])
-    return True
+        StockMovement.objects.create(product_sku=sku, delta=quantity, kind=kind, reference=reference)

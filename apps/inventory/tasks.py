@@ -1,6 +1,6 @@
 """The inventory service's Celery tasks: its handlers, run through the inbox on its own queue."""
 
 from apps.events.tasks import handler_tasks
-from apps.inventory.handlers import HANDLERS
+from apps.inventory.handlers import GIVE_UP_HOOKS, HANDLERS
 
-handle_event, handle_events = handler_tasks("inventory", HANDLERS)
+handle_event, handle_events = handler_tasks("inventory", HANDLERS, GIVE_UP_HOOKS)

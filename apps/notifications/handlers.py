@@ -33,15 +33,32 @@ def on_order_cancelled(event: OrderCancelled, envelope: Envelope) -> None:
     )
 
 
+REJECTIONS = {  # stock.rejected's reason: what the customer is told
+    "insufficient_stock": (
+        "Some items are out of stock",
+        "We could not reserve your cart {cart_id}; you can change it and try again.",
+    ),
+    "reservation_failed": (
+        "We could not take your order",
+        "We could not reserve the items of your cart {cart_id}; nothing was taken. You can try again.",
+    ),
+    "order_failed": (
+        "We could not take your order",
+        "We could not make the order for your cart {cart_id}; the items are back in stock. You can try again.",
+    ),
+}
+
+
 def on_stock_rejected(event: StockRejected, envelope: Envelope) -> None:
     shortfall = "\n".join(f"- {d.product_sku}: asked for {d.requested}, {d.available} available" for d in event.details)
+    title, message = REJECTIONS[event.reason]
     _notify_customer(
         event,
         event_id=envelope.event_id,
-        title="Some items are out of stock",
-        message=f"We could not reserve your cart {event.cart_id}; you can change it and try again.\n{shortfall}",
+        title=title,
+        message="\n".join(filter(None, [message.format(cart_id=event.cart_id), shortfall])),
     )
-    if settings.STOCK_MANAGER_EMAIL:
+    if settings.STOCK_MANAGER_EMAIL and event.reason == "insufficient_stock":
         _create_once(
             event_id=envelope.event_id,
             event_type=event.event_type(),
@@ -75,9 +92,36 @@ def _create_once(*, event_id: UUID, channel: str, audience: str, **fields) -> No
         notification_create(event_id=event_id, channel=channel, audience=audience, **fields)
 
 
+# Given up on (dead-lettered after the last retry), an outcome is still told: the customer gets a
+# plain email and push notification, in the dead letter's transaction (a replay finds them made);
+# a delivery report still settles its notification.
+GIVEN_UP_TITLES = {
+    OrderCreated.topic: "Your order is confirmed",
+    OrderCancelled.topic: "Your order is cancelled",
+    StockRejected.topic: "We could not take your order",
+}
+
+
+def on_outcome_given_up(event: OrderCreated | OrderCancelled | StockRejected, envelope: Envelope, error: str) -> None:
+    title = GIVEN_UP_TITLES[event.event_type()]
+    about = f"Order {event.order_id}" if isinstance(event, OrderCreated | OrderCancelled) else f"Cart {event.cart_id}"
+    _notify_customer(event, event_id=envelope.event_id, title=title, message=f"{about}: {title.lower()}.")
+
+
+def on_notification_delivered_given_up(event: NotificationDelivered, envelope: Envelope, error: str) -> None:
+    notification_mark_delivered(notification_id=event.notification_id, delivered=event.delivered, error=event.error)
+
+
 HANDLERS = {
     OrderCreated.topic: on_order_created,
     OrderCancelled.topic: on_order_cancelled,
     StockRejected.topic: on_stock_rejected,
     NotificationDelivered.topic: on_notification_delivered,
+}
+
+GIVE_UP_HOOKS = {
+    OrderCreated.topic: on_outcome_given_up,
+    OrderCancelled.topic: on_outcome_given_up,
+    StockRejected.topic: on_outcome_given_up,
+    NotificationDelivered.topic: on_notification_delivered_given_up,
 }

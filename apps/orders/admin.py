@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from apps.orders.models import CatalogProduct, Order, OrderItem, OrderStatusChange
+from apps.orders.models import CatalogProduct, Order, OrderFailure, OrderItem, OrderStatusChange
 from shop.admin_mixins import ReadOnlyModelAdmin
 
 
@@ -40,6 +40,13 @@ class CatalogProductAdmin(ReadOnlyModelAdmin):
     search_fields = ("sku", "name")
 
 
+class OrderFailureAdmin(ReadOnlyModelAdmin):
+    list_display = ("cart_id", "attempt", "customer_id", "created_at")
+    search_fields = ("cart_id", "customer_id")
+    date_hierarchy = "created_at"
+
+
 def register(site: admin.AdminSite) -> None:
     site.register(Order, OrderAdmin)
     site.register(CatalogProduct, CatalogProductAdmin)
+    site.register(OrderFailure, OrderFailureAdmin)

@@ -2,9 +2,9 @@
 
 from uuid import UUID, uuid4
 
-from apps.events.contracts import Line, OrderCancelled, OrderCreated, OrderRequested, PricedLine
+from apps.events.contracts import Line, OrderCancelled, OrderCreated, OrderFailed, OrderRequested, PricedLine
 from apps.events.outbox import record_event
-from apps.orders.models import Order
+from apps.orders.models import Order, OrderFailure
 from shop.services import get_service
 
 DATABASE = get_service("order").database
@@ -30,6 +30,17 @@ def record_order_cancelled(order: Order) -> None:
         items=[Line(product_sku=i.product_sku, quantity=i.quantity) for i in order.items.all()],
     )
     record_event(event, using=DATABASE, ordering_key=str(order.id), correlation_id=order.cart_id)
+
+
+def record_order_failed(failure: OrderFailure) -> None:
+    event = OrderFailed(
+        cart_id=failure.cart_id,
+        customer_id=failure.customer_id,
+        reason="the order could not be made",
+        items=[Line(**line) for line in failure.items],
+        attempt=failure.attempt or None,
+    )
+    record_event(event, using=DATABASE, ordering_key=str(failure.cart_id), correlation_id=failure.cart_id)
 
 
 def record_direct_order_requested(*, customer_id: UUID, items: list[Line]) -> UUID:

@@ -56,6 +56,28 @@ class OrderStatusChange(models.Model):
         return f"{self.from_status or '-'} -> {self.to_status}"
 
 
+class OrderFailure(models.Model):
+    """The order service gave up making the order for reserved stock (its stock-available was
+    dead-lettered) and asked inventory to return the stock (order.failed). Kept per cart and
+    attempt: that stock-available, replayed or redelivered later, makes no order."""
+
+    cart_id = models.UUIDField()
+    attempt = models.PositiveIntegerField(default=0)  # 0: the request was not numbered
+    customer_id = models.UUIDField()
+    items = models.JSONField(help_text="[{product_sku, quantity}] as reserved")
+    error = models.TextField(help_text="why the order could not be made")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [
+            models.UniqueConstraint(fields=["cart_id", "attempt"], name="order_failure_one_per_attempt"),
+        ]
+
+    def __str__(self) -> str:
+        return f"cart {self.cart_id} attempt {self.attempt}: {self.error[:60]}"
+
+
 class CatalogProduct(Replica):
     """The order service's copy of catalog prices, kept from product.changed events."""
 

@@ -12,8 +12,9 @@ from apps.orders.events import (
     record_direct_order_requested,
     record_order_cancelled,
     record_order_created,
+    record_order_failed,
 )
-from apps.orders.models import CatalogProduct, Order, OrderItem, OrderStatusChange
+from apps.orders.models import CatalogProduct, Order, OrderFailure, OrderItem, OrderStatusChange
 from shop.errors import Conflict, InvalidRequest, NotFound
 
 
@@ -21,12 +22,17 @@ class PriceUnknown(Exception):
     """The order service has not yet heard of a product it must price; retrying will help."""
 
 
-def order_create_from_reservation(*, cart_id: UUID, customer_id: UUID, items: list[Line]) -> Order | None:
+def order_create_from_reservation(
+    *, cart_id: UUID, customer_id: UUID, items: list[Line], attempt: int | None = None
+) -> Order | None:
     """Create the one order for a cart whose stock is reserved, priced from the catalog.
 
-    Returns None when the cart has its order already. Runs inside the handler's transaction.
+    Returns None when the cart has its order already, or when this attempt was given up on (its
+    stock is back). Runs inside the handler's transaction.
     """
     if Order.objects.filter(cart_id=cart_id).exists():
+        return None
+    if OrderFailure.objects.filter(cart_id=cart_id, attempt=attempt or 0).exists():
         return None
     skus = {line.product_sku for line in items}
     prices = dict(CatalogProduct.objects.filter(sku__in=skus).values_list("sku", "price"))
@@ -42,6 +48,29 @@ def order_create_from_reservation(*, cart_id: UUID, customer_id: UUID, items: li
     OrderStatusChange.objects.create(order=order, to_status=OrderStatus.CONFIRMED, reason="stock reserved")
     record_order_created(order)
     return order
+
+
+def order_give_up(*, cart_id: UUID, customer_id: UUID, items: list[Line], attempt: int | None, error: str) -> bool:
+    """The order for reserved stock cannot be made (its stock-available is dead-lettered): record it
+    and ask inventory for the stock back (order.failed), once. False when the order exists after all.
+
+    Runs in the dead letter's transaction, after the inbox row: a concurrent attempt at the same
+    event has committed by then, so its order is seen.
+    """
+    if Order.objects.filter(cart_id=cart_id).exists():
+        return False
+    failure, created = OrderFailure.objects.get_or_create(
+        cart_id=cart_id,
+        attempt=attempt or 0,
+        defaults={
+            "customer_id": customer_id,
+            "items": [line.model_dump(mode="json") for line in items],
+            "error": error[:10_000],
+        },
+    )
+    if created:
+        record_order_failed(failure)
+    return created
 
 
 def order_request(*, customer_id: UUID, items: list[Line]) -> UUID:

@@ -11,9 +11,9 @@ def on_push_requested(event: PushRequested, envelope: Envelope) -> None:
     )
 
 
-def on_push_given_up(payload: dict, error: str) -> None:
+def on_push_given_up(event: PushRequested, envelope: Envelope, error: str) -> None:
     """The push message could not be stored even after every retry: the notification becomes failed."""
-    record_push_delivered(notification_id=payload["notification_id"], delivered=False, error=error[:1000])
+    record_push_delivered(notification_id=event.notification_id, delivered=False, error=error[:1000])
 
 
 HANDLERS = {PushRequested.topic: on_push_requested}

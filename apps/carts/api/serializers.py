@@ -22,7 +22,7 @@ class CartSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Cart
-        fields = ("id", "customer_id", "status", "cart_locked", "items", "created_at", "updated_at")
+        fields = ("id", "customer_id", "status", "status_reason", "cart_locked", "items", "created_at", "updated_at")
 
 
 class CurrentCartSerializer(serializers.Serializer):
@@ -31,6 +31,7 @@ class CurrentCartSerializer(serializers.Serializer):
     id = serializers.UUIDField(allow_null=True)
     customer_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=CartStatus.choices)
+    status_reason = serializers.CharField(required=False, help_text="why a stock-unavailable cart was unlocked")
     cart_locked = serializers.BooleanField()
     items = CartItemSerializer(many=True)
     created_at = serializers.DateTimeField(required=False)
@@ -45,4 +46,10 @@ class CartConvertedSerializer(CartSerializer):
 
 
 def empty_cart(customer_id) -> dict:
-    return {"id": None, "customer_id": str(customer_id), "status": CartStatus.ACTIVE, "cart_locked": False, "items": []}
+    return {
+        "id": None,
+        "customer_id": str(customer_id),
+        "status": CartStatus.ACTIVE,
+        "cart_locked": False,
+        "items": [],
+    }

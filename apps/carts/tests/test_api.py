@@ -484,6 +484,7 @@ def test_convert_locks_the_cart_and_records_exactly_one_order_requested(api, cat
         "cart_id": cart_id,
         "customer_id": str(CUSTOMER_ID),
         "items": [{"product_sku": "LAP-001", "quantity": 2}, {"product_sku": "PHN-001", "quantity": 1}],
+        "attempt": 1,
     }
     assert event.ordering_key == cart_id
     assert str(event.correlation_id) == cart_id
@@ -619,6 +620,7 @@ def test_after_stock_rejected_the_cart_is_editable_and_convertible_again(api, ca
         "cart_id": cart_id,
         "customer_id": str(CUSTOMER_ID),
         "items": [{"product_sku": "PHN-001", "quantity": 1}],
+        "attempt": 2,
     }
 
 

@@ -189,6 +189,7 @@ def test_convert_locks_and_records_the_event_in_the_cart_database(customer_id, l
         "cart_id": str(cart.pk),
         "customer_id": str(customer_id),
         "items": [{"product_sku": "LAP-001", "quantity": 2}],
+        "attempt": 1,
     }
 
 

@@ -8,7 +8,7 @@ from apps.events.contracts import OrderCancelled, OrderRequested, StockAvailable
 from apps.events.models import OutboxEvent
 from apps.inventory import services
 from apps.inventory.enums import MovementKind, ReservationStatus
-from apps.inventory.handlers import HANDLERS, on_order_cancelled, on_order_requested
+from apps.inventory.handlers import HANDLERS, on_order_cancelled, on_order_failed, on_order_requested
 from apps.inventory.models import InventoryItem, Reservation, StockMovement
 from apps.inventory.tests.audit import conservation_breaches, stock
 from apps.inventory.tests.factories import envelope_for, order_cancelled, order_requested
@@ -49,6 +49,7 @@ def test_the_handler_map_names_the_contract_topics():
     assert {
         "order-requested": on_order_requested,
         "order.cancelled": on_order_cancelled,
+        "order.failed": on_order_failed,
     } == HANDLERS
     assert OrderRequested.topic == "order-requested"
     assert OrderCancelled.topic == "order.cancelled"

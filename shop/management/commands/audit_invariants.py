@@ -11,7 +11,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from shop.audit import DEFAULT_GRACE_SECONDS, AuditReport, missing_databases, run_audit
+from shop.audit import DEFAULT_GRACE_SECONDS, AuditReport, missing_databases, run_audit, saga_bound_seconds
 
 
 class Command(BaseCommand):
@@ -32,6 +32,17 @@ class Command(BaseCommand):
                 "0 after the platform has drained"
             ),
         )
+        parser.add_argument(
+            "--bound",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help=(
+                "how long a saga may take, whatever the grace: a cart still processing, or stock reserved "
+                "without an order, for longer is stranded (default: from the retry and re-drive settings, "
+                f"now {saga_bound_seconds():.0f})"
+            ),
+        )
         parser.add_argument("--json", action="store_true", help="print the report as JSON (for tools)")
         parser.add_argument(
             "--limit", type=int, default=20, metavar="N", help="violations listed per check (default: %(default)s)"
@@ -40,13 +51,15 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["grace"] < 0:
             raise CommandError("--grace cannot be negative", returncode=2)
+        if options["bound"] is not None and options["bound"] < 0:
+            raise CommandError("--bound cannot be negative", returncode=2)
         missing = missing_databases()
         if missing:
             raise CommandError(
                 f"no connection for {', '.join(missing)}: run the audit without SHOP_SERVICE", returncode=2
             )
         try:
-            report = run_audit(grace_seconds=options["grace"])
+            report = run_audit(grace_seconds=options["grace"], bound_seconds=options["bound"])
         except DatabaseError as exc:
             raise CommandError(f"the audit could not read the databases: {exc}", returncode=2) from exc
         if options["json"]:
@@ -59,7 +72,7 @@ class Command(BaseCommand):
     def _write_text(self, report: AuditReport, *, limit: int) -> None:
         self.stdout.write(
             f"audit at {report.checked_at.isoformat()}, grace {report.grace_seconds:g}s "
-            "(younger work is in flight, not a violation)"
+            f"(younger work is in flight, not a violation), saga bound {report.bound_seconds:g}s"
         )
         for check in report.checks:
             verdict = (
