@@ -3,7 +3,9 @@
 Each domain app's tasks.py builds its tasks with ``handler_tasks(service, HANDLERS)``; the bridge
 sends them by name to the service's own queue, a pulled batch of events as one message. A task
 deserializes, runs the handler in the inbox transaction, retries with exponential backoff, and
-dead-letters after the last retry.
+dead-letters after the last retry. What can never succeed (malformed, U+0000 in a string, a value
+the database refuses) is dead-lettered at once, raw bytes and all; a batch that comes back from
+the broker is split into single events, so that no one event holds up the others twice.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from celery import Task, shared_task
 from celery.exceptions import Reject, Retry
 from django.conf import settings
-from django.db import connections
+from django.db import DataError, InterfaceError, OperationalError, connections
 from django.utils import timezone
 
 from apps.events.inbox import Handler, MalformedEvent, consume, dead_letter, parse, record_failure
@@ -74,10 +76,16 @@ def handler_tasks(
                     attempts=attempt + 1,
                     on_give_up=on_give_up,
                 )
-            except Exception as exc:
-                # Could not even record it (the database is down): the broker keeps the message.
+            except (OperationalError, InterfaceError) as exc:
+                # Could not even record it (the database is down): the broker keeps the message
+                # (and its delivery limit bounds how often it comes back).
                 time.sleep(REQUEUE_PAUSE_SECONDS)
                 raise Reject(f"could not dead-letter: {exc}", requeue=True) from exc
+            except Exception as exc:
+                # The database is up and still refuses it: requeueing would loop forever. The
+                # broker dead-letters a rejected message to the queue's parking queue instead.
+                logger.exception("%s: could not dead-letter %s %s", service.service_name, event_type, event_id)
+                raise Reject(f"could not dead-letter: {exc}", requeue=False) from exc
             return "dead_lettered"
 
         try:
@@ -100,6 +108,10 @@ def handler_tasks(
             if not connection.in_atomic_block:  # (a test's own transaction is not ours to close)
                 with contextlib.suppress(Exception):
                     connection.close_if_unusable_or_obsolete()  # broken by an outage: reconnect for what follows
+            if isinstance(exc, DataError):
+                # The database refuses the values themselves (out of range, too long, U+0000):
+                # the same event will be refused again on every retry.
+                return give_up(error, give_up_hooks.get(event_type))
             if attempt >= settings.HANDLER_MAX_RETRIES:
                 return give_up(error, give_up_hooks.get(event_type))
             logger.warning("%s: %s %s failed, will retry: %s", service.service_name, event_type, event_id, error)
@@ -158,6 +170,17 @@ def handler_tasks(
                 return "retrying"
 
             return retry
+
+        if (self.request.delivery_info or {}).get("redelivered") and len(events) > 1:
+            # Back after its handling broke (or a worker died on it): one event of it may be
+            # what breaks it. Each goes on alone, so that one cannot hold up the others again.
+            try:
+                for event in events:
+                    handle_event.apply_async(args=event, queue=service.queue)
+            except Exception as exc:
+                time.sleep(REQUEUE_PAUSE_SECONDS)
+                raise Reject(f"could not split a redelivered batch: {exc}", requeue=True) from exc
+            return {"split": len(events)}
 
         outcomes: Counter[str] = Counter()
         for event in events:
