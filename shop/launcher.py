@@ -247,6 +247,7 @@ class Platform:
             "occurred_at": occurred_at.isoformat(),
             "schema_version": str(version),
             "correlation_id": str(correlation or ""),
+            "producer": SERVICES[service].service_name,
         }
         self.publish(event_type, json.dumps(payload).encode(), **attributes)
         return attributes

@@ -48,6 +48,9 @@ class Event(BaseModel):
 
     topic: ClassVar[str]
     schema_version: ClassVar[int] = 1
+    # The services that may publish it (the contract's "published by"): the bridge believes an
+    # event only from its own topic and from one of these (the relay's ``producer`` attribute).
+    producers: ClassVar[frozenset[str]]
 
     @classmethod
     def event_type(cls) -> str:
@@ -81,6 +84,7 @@ class ShortfallLine(BaseModel):
 
 class OrderRequested(Event):
     topic = "order-requested"
+    producers = frozenset({"cart-service"})
 
     cart_id: UUID
     customer_id: UUID
@@ -89,6 +93,7 @@ class OrderRequested(Event):
 
 class StockAvailable(Event):
     topic = "stock-available"
+    producers = frozenset({"inventory-service"})
 
     cart_id: UUID
     customer_id: UUID
@@ -97,6 +102,7 @@ class StockAvailable(Event):
 
 class StockRejected(Event):
     topic = "stock.rejected"
+    producers = frozenset({"inventory-service"})
 
     cart_id: UUID
     customer_id: UUID
@@ -106,6 +112,7 @@ class StockRejected(Event):
 
 class OrderCreated(Event):
     topic = "order.created"
+    producers = frozenset({"order-service"})
 
     order_id: UUID
     cart_id: UUID
@@ -117,6 +124,7 @@ class OrderCreated(Event):
 
 class OrderCancelled(Event):
     topic = "order.cancelled"
+    producers = frozenset({"order-service"})
 
     order_id: UUID
     cart_id: UUID
@@ -132,6 +140,7 @@ class ProductChanged(Event):
     """The whole product after a change; ``version`` orders changes to one SKU."""
 
     topic = "product.changed"
+    producers = frozenset({"product-service"})
 
     sku: Sku
     name: str
@@ -145,6 +154,7 @@ class CustomerChanged(Event):
     """The whole customer after a change; ``version`` orders changes to one customer."""
 
     topic = "customer.changed"
+    producers = frozenset({"customer-service"})
 
     customer_id: UUID
     name: str
@@ -160,6 +170,7 @@ class EmailRequested(Event):
     """The notification service asks the email service to send one email."""
 
     topic = "email.requested"
+    producers = frozenset({"notification-service"})
 
     notification_id: UUID
     customer_id: UUID | None = None
@@ -172,6 +183,7 @@ class PushRequested(Event):
     """The notification service asks the push service to deliver one push message."""
 
     topic = "push.requested"
+    producers = frozenset({"notification-service"})
 
     notification_id: UUID
     customer_id: UUID
@@ -183,6 +195,7 @@ class NotificationDelivered(Event):
     """The email or push service has delivered a notification (or given up on it)."""
 
     topic = "notification.delivered"
+    producers = frozenset({"email-service", "push-service"})
 
     notification_id: UUID
     channel: Literal["email", "push"]

@@ -1,0 +1,75 @@
+"""An event is believed only from its own topic and from a service that may publish it."""
+
+import json
+import uuid
+from types import SimpleNamespace
+
+import pytest
+
+from apps.events.contracts import EVENTS
+from shop.services import SERVICES
+from shop.topology import Subscription, handlers_of
+from workers.bridge import Unroutable, route
+
+# The contract's table: topic -> published by.
+CONTRACT_PUBLISHERS = {
+    "order-requested": {"cart-service"},
+    "stock-available": {"inventory-service"},
+    "stock.rejected": {"inventory-service"},
+    "order.created": {"order-service"},
+    "order.cancelled": {"order-service"},
+    "product.changed": {"product-service"},
+    "customer.changed": {"customer-service"},
+    "email.requested": {"notification-service"},
+    "push.requested": {"notification-service"},
+    "notification.delivered": {"email-service", "push-service"},
+}
+
+INVENTORY = Subscription(SERVICES["inventory"], "order-requested")
+
+
+def message(*, data=None, **attributes) -> SimpleNamespace:
+    payload = {"cart_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "items": []}
+    envelope = {"event_id": str(uuid.uuid4()), "event_type": "order-requested", "producer": "cart-service"}
+    return SimpleNamespace(data=data or json.dumps(payload).encode(), attributes={**envelope, **attributes})
+
+
+def routed(msg):
+    return route(msg, INVENTORY, set(handlers_of(INVENTORY.service)))
+
+
+def test_every_event_names_its_publishers_as_the_contract_does():
+    assert {topic: set(cls.producers) for topic, cls in EVENTS.items()} == CONTRACT_PUBLISHERS
+    service_names = {service.service_name for service in SERVICES.values()}
+    assert set().union(*CONTRACT_PUBLISHERS.values()) <= service_names
+
+
+def test_an_event_from_its_publisher_on_its_own_topic_is_routed():
+    msg = message()
+
+    event_type, payload, attributes = routed(msg)
+
+    assert event_type == "order-requested"
+    assert payload == json.loads(msg.data)
+    assert attributes["producer"] == "cart-service"
+
+
+def test_an_event_type_that_disagrees_with_the_topic_is_unroutable():
+    # a stock-available published on order-requested would otherwise reach inventory's handler map
+    # (it has none for it) or, worse, one that takes it
+    with pytest.raises(Unroutable, match="on topic 'order-requested'"):
+        routed(message(event_type="order.cancelled"))
+
+
+@pytest.mark.parametrize("producer", ["inventory-service", "order-service", "", "cart-service\x00"])
+def test_a_producer_that_may_not_publish_the_topic_is_unroutable(producer):
+    with pytest.raises(Unroutable, match="may not publish 'order-requested'"):
+        routed(message(producer=producer))
+
+
+def test_a_message_without_a_producer_is_unroutable():
+    msg = message()
+    del msg.attributes["producer"]
+
+    with pytest.raises(Unroutable, match="producer ''"):
+        routed(msg)
