@@ -1,16 +1,20 @@
 """Sending email through Django's configured email backend (SMTP in production)."""
 
+import logging
 import re
+import uuid
 from uuid import UUID
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
+from django.core import mail
+from django.db import connections, transaction
 from django.utils import timezone
 
 from apps.email.enums import EmailStatus
 from apps.email.events import DATABASE, record_email_delivered
 from apps.email.models import CustomerContact, EmailMessage
+
+logger = logging.getLogger(__name__)
 
 
 class RecipientUnknown(Exception):
@@ -22,27 +26,70 @@ def email_send(
 ) -> EmailMessage | None:
     """Send the email for a notification once; None when it was sent already.
 
-    The record and the delivery event commit together (in the handler's transaction when there is
-    one). The send itself cannot be rolled back, so a crash between send and commit may send it twice.
+    Before the email is handed to the SMTP server it is recorded as ``sending``, committed on a
+    connection of its own (the handler's transaction may yet roll back), with the notification id
+    as its ``Message-ID``. The send cannot be rolled back: a crash or timeout after the hand-over
+    sends it again on retry, and the retry can tell (``handovers`` > 1, the same Message-ID, which
+    mail clients and many servers use to drop the copy). ``sent`` and the delivery event commit
+    together (in the handler's transaction when there is one).
     """
     with transaction.atomic(using=DATABASE):
-        if EmailMessage.objects.filter(notification_id=notification_id).exists():
+        if EmailMessage.objects.filter(notification_id=notification_id, status=EmailStatus.SENT).exists():
             return None
         address = to_address or _address_of(customer_id)
         # A header cannot hold a line break (Django refuses it); titles come from clients' input.
         subject = re.sub(r"\s*[\r\n]+\s*", " ", subject)
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
-        message = EmailMessage.objects.create(
-            notification_id=notification_id,
-            customer_id=customer_id,
-            to_address=address,
-            subject=subject[:200],
-            body=body,
-            status=EmailStatus.SENT,
-            sent_at=timezone.now(),
+        handovers = _record_handover(
+            notification_id=notification_id, customer_id=customer_id, address=address, subject=subject, body=body
+        )
+        if handovers > 1:
+            logger.warning("email for notification %s handed over again (%d times)", notification_id, handovers)
+        mail.EmailMessage(
+            subject,
+            body,
+            settings.DEFAULT_FROM_EMAIL,
+            [address],
+            headers={"Message-ID": message_id(notification_id)},
+        ).send(fail_silently=False)
+        EmailMessage.objects.filter(notification_id=notification_id).update(
+            status=EmailStatus.SENT, sent_at=timezone.now(), error_message=""
         )
         record_email_delivered(notification_id=notification_id, delivered=True)
-    return message
+    return EmailMessage.objects.get(notification_id=notification_id)
+
+
+def message_id(notification_id: UUID) -> str:
+    """The email's Message-ID: the notification's id, so that every copy of it carries the same one."""
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >") or "shop.local"
+    return f"<{notification_id}@{domain}>"
+
+
+_HANDOVER = """
+INSERT INTO email_emailmessage
+    (id, notification_id, customer_id, to_address, subject, body, status, error_message, created_at,
+     handovers, handed_over_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, '', now(), 1, now())
+ON CONFLICT (notification_id) DO UPDATE
+    SET handovers = email_emailmessage.handovers + 1, handed_over_at = now(),
+        to_address = EXCLUDED.to_address, subject = EXCLUDED.subject, body = EXCLUDED.body
+RETURNING handovers
+"""
+
+
+def _record_handover(*, notification_id: UUID, customer_id, address: str, subject: str, body: str) -> int:
+    """Commit "about to hand this email over" at once, whatever becomes of the caller's transaction;
+    the number of hand-overs so far."""
+    connection = connections.create_connection(DATABASE)  # not the handler's: that one is mid-transaction
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _HANDOVER,
+                [uuid.uuid4(), notification_id, customer_id, address, subject[:200], body, EmailStatus.SENDING],
+            )
+            (handovers,) = cursor.fetchone()
+        return handovers
+    finally:
+        connection.close()
 
 
 def _address_of(customer_id: UUID | None) -> str:

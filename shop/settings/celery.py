@@ -27,6 +27,13 @@ CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 # between tasks, as Django does between requests.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_PREFETCH_MULTIPLIER", default=4)
+# Every task is bounded: the soft limit raises in the task (it fails and is retried like any
+# handler error), the hard one kills the pool process, whose message goes back to the queue (and
+# counts towards its delivery limit). Enforced by the prefork pool; the threads pool (the default,
+# CELERY_POOL) cannot interrupt a thread, so there what bounds a task is what it waits on:
+# EMAIL_TIMEOUT for SMTP, the broker's and PostgreSQL's own timeouts.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None

@@ -1,9 +1,12 @@
 import smtplib
+import socket
+import time
 import uuid
 
+import psycopg
 import pytest
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import transaction
+from django.db import connections, transaction
 
 from apps.email import handlers
 from apps.email.enums import EmailStatus
@@ -13,7 +16,9 @@ from apps.email.tests.factories import CustomerContactFactory, EmailMessageFacto
 from apps.events.contracts import CustomerChanged, EmailRequested, Envelope
 from apps.events.models import OutboxEvent
 
-pytestmark = pytest.mark.django_db(databases=["email"])
+# transaction=True: an email is recorded as handed over on a connection of its own, committed at once,
+# which a test transaction rolled back at the end could not undo.
+pytestmark = pytest.mark.django_db(databases=["email"], transaction=True)
 
 CUSTOMER = uuid.UUID("550e8400-e29b-41d4-a716-446655440001")
 
@@ -272,7 +277,7 @@ def test_the_request_succeeds_once_the_address_arrives(mailoutbox):
     assert len(delivered_events()) == 1
 
 
-def test_a_failing_mail_server_records_nothing(settings, mailoutbox):
+def test_a_failing_mail_server_records_the_hand_over_but_nothing_sent(settings, mailoutbox):
     """The attempt fails as a whole, so the retry sends the email and reports it."""
 
     settings.EMAIL_BACKEND = "apps.email.tests.test_handlers.FailingBackend"
@@ -281,7 +286,8 @@ def test_a_failing_mail_server_records_nothing(settings, mailoutbox):
     with pytest.raises(smtplib.SMTPException):
         handle(handlers.on_email_requested, email_requested())
 
-    assert not EmailMessage.objects.exists()
+    [message] = EmailMessage.objects.all()
+    assert (message.status, message.handovers, message.sent_at) == (EmailStatus.SENDING, 1, None)
     assert delivered_events() == []
 
 
@@ -320,3 +326,106 @@ def test_handler_map_covers_the_events_the_service_consumes():
         "customer.changed": handlers.on_customer_changed,
         "email.requested": handlers.on_email_requested,
     } == handlers.HANDLERS
+
+
+# --- hand-over: recorded first, one Message-ID, a timeout ---------------------------------------
+
+
+class WitnessBackend(BaseEmailBackend):
+    """An SMTP server that notes what the database held, seen from outside, as each email reached it."""
+
+    seen: list = []
+
+    def send_messages(self, email_messages):
+        for email in email_messages:
+            with psycopg.connect(**connections["email"].get_connection_params()) as outside:
+                WitnessBackend.seen.append(
+                    outside.execute(
+                        "SELECT status, handovers FROM email_emailmessage WHERE to_address = %s", (email.to[0],)
+                    ).fetchall()
+                )
+        return len(email_messages)
+
+
+def test_the_email_is_recorded_as_handed_over_before_the_server_gets_it(settings):
+    settings.EMAIL_BACKEND = "apps.email.tests.test_handlers.WitnessBackend"
+    WitnessBackend.seen = []
+    CustomerContactFactory(customer_id=CUSTOMER, email="jane.doe@example.com")
+
+    handle(handlers.on_email_requested, email_requested())
+
+    assert WitnessBackend.seen == [[(EmailStatus.SENDING, 1)]]  # committed, while the handler's transaction was open
+    assert EmailMessage.objects.get().status == EmailStatus.SENT
+
+
+def test_the_message_id_is_the_notification_id(mailoutbox, settings):
+    CustomerContactFactory(customer_id=CUSTOMER)
+    event = email_requested()
+
+    handle(handlers.on_email_requested, event)
+
+    domain = settings.DEFAULT_FROM_EMAIL.split("@")[1]
+    assert mailoutbox[0].message()["Message-ID"] == f"<{event.notification_id}@{domain}>"
+
+
+def test_a_retry_after_a_crash_past_the_hand_over_can_tell_and_sends_the_same_message_id(mailoutbox):
+    # given: the server took the email, then the handler's transaction was lost
+    CustomerContactFactory(customer_id=CUSTOMER)
+    event = email_requested()
+
+    def sent_then_lost():
+        with transaction.atomic(using="email"):
+            handlers.on_email_requested(event, envelope_for(event))
+            raise RuntimeError("worker killed before the commit")
+
+    with pytest.raises(RuntimeError):
+        sent_then_lost()
+    assert EmailMessage.objects.get().status == EmailStatus.SENDING
+    assert delivered_events() == []
+
+    # when: the event is retried
+    handle(handlers.on_email_requested, event)
+
+    # then: the record says it was handed over twice; both copies carry one Message-ID
+    message = EmailMessage.objects.get()
+    assert (message.status, message.handovers) == (EmailStatus.SENT, 2)
+    assert len({sent.message()["Message-ID"] for sent in mailoutbox}) == 1
+    assert len(mailoutbox) == 2
+    assert len(delivered_events()) == 1
+
+
+@pytest.fixture
+def black_holed_smtp():
+    """A listening socket that never answers: connect succeeds, the SMTP greeting never comes."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield server.getsockname()
+
+
+def test_a_black_holed_smtp_server_fails_the_attempt_within_email_timeout(settings, black_holed_smtp):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = black_holed_smtp
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 1
+    CustomerContactFactory(customer_id=CUSTOMER)
+    started = time.monotonic()
+
+    with pytest.raises(smtplib.SMTPServerDisconnected, match="timed out"):
+        handle(handlers.on_email_requested, email_requested())
+
+    assert time.monotonic() - started < 5  # not for ever: the retry gets its turn
+    assert EmailMessage.objects.get().status == EmailStatus.SENDING
+    assert delivered_events() == []
+
+
+def test_email_timeout_is_set_by_default():
+    from django.conf import settings
+
+    assert 0 < settings.EMAIL_TIMEOUT <= 60
+
+
+def test_every_task_has_time_limits():
+    from shop.celery import app
+
+    assert 0 < app.conf.task_soft_time_limit < app.conf.task_time_limit
