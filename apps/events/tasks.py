@@ -50,13 +50,17 @@ def handler_tasks(
     service_name: str,
     handlers: dict[str, Handler],
     give_up_hooks: dict[str, Callable[[dict, str], None]] | None = None,
+    prepare_hooks: dict[str, Handler] | None = None,
 ) -> tuple[Task, Task]:
     """The service's two tasks: ``handle_event`` (one event) and ``handle_events`` (a pulled batch).
 
-    ``give_up_hooks`` (event type -> hook) run when an event is dead-lettered.
+    ``give_up_hooks`` (event type -> hook) run when an event is dead-lettered. ``prepare_hooks``
+    (event type -> hook) run before each attempt's inbox transaction, for what must be committed
+    whatever becomes of it (the email service notes that an email is about to be handed over).
     """
     service = get_service(service_name)
     give_up_hooks = give_up_hooks or {}
+    prepare_hooks = prepare_hooks or {}
 
     def run(event_type: str, payload: dict, attributes: dict, attempt: int, retry: RetryLater) -> str:
         """One attempt at one event: processed, duplicate, dead_lettered, or whatever ``retry`` says."""
@@ -94,6 +98,8 @@ def handler_tasks(
         except (KeyError, MalformedEvent) as exc:
             return give_up(f"cannot handle {event_type!r}: {exc}")  # malformed: nothing a hook could act on
         try:
+            if event_type in prepare_hooks:
+                prepare_hooks[event_type](event, envelope)
             done = consume(
                 database=service.database,
                 service_name=service.service_name,

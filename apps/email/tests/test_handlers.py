@@ -5,6 +5,8 @@ import uuid
 
 import psycopg
 import pytest
+from celery.exceptions import Retry
+from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connections, transaction
 
@@ -12,13 +14,12 @@ from apps.email import handlers
 from apps.email.enums import EmailStatus
 from apps.email.models import CustomerContact, EmailMessage
 from apps.email.services import RecipientUnknown, email_send
+from apps.email.tasks import handle_event
 from apps.email.tests.factories import CustomerContactFactory, EmailMessageFactory
 from apps.events.contracts import CustomerChanged, EmailRequested, Envelope
 from apps.events.models import OutboxEvent
 
-# transaction=True: an email is recorded as handed over on a connection of its own, committed at once,
-# which a test transaction rolled back at the end could not undo.
-pytestmark = pytest.mark.django_db(databases=["email"], transaction=True)
+pytestmark = pytest.mark.django_db(databases=["email"])
 
 CUSTOMER = uuid.UUID("550e8400-e29b-41d4-a716-446655440001")
 
@@ -277,7 +278,7 @@ def test_the_request_succeeds_once_the_address_arrives(mailoutbox):
     assert len(delivered_events()) == 1
 
 
-def test_a_failing_mail_server_records_the_hand_over_but_nothing_sent(settings, mailoutbox):
+def test_a_failing_mail_server_records_nothing(settings, mailoutbox):
     """The attempt fails as a whole, so the retry sends the email and reports it."""
 
     settings.EMAIL_BACKEND = "apps.email.tests.test_handlers.FailingBackend"
@@ -286,8 +287,7 @@ def test_a_failing_mail_server_records_the_hand_over_but_nothing_sent(settings, 
     with pytest.raises(smtplib.SMTPException):
         handle(handlers.on_email_requested, email_requested())
 
-    [message] = EmailMessage.objects.all()
-    assert (message.status, message.handovers, message.sent_at) == (EmailStatus.SENDING, 1, None)
+    assert not EmailMessage.objects.exists()
     assert delivered_events() == []
 
 
@@ -329,6 +329,16 @@ def test_handler_map_covers_the_events_the_service_consumes():
 
 
 # --- hand-over: recorded first, one Message-ID, a timeout ---------------------------------------
+# Through the service's task, as the worker runs it, and with real commits (transaction=True): the
+# hand-over is committed before the handler's transaction, which a test transaction would hide.
+
+committed = pytest.mark.django_db(databases=["email"], transaction=True)
+
+
+def deliver(event: EmailRequested, event_id=None):
+    """The email service's task, run as the worker runs it."""
+    attributes = {"event_id": str(event_id or uuid.uuid4()), "event_type": event.event_type(), "schema_version": "1"}
+    return handle_event.apply(args=[event.event_type(), event.model_dump(mode="json"), attributes], throw=True)
 
 
 class WitnessBackend(BaseEmailBackend):
@@ -347,14 +357,23 @@ class WitnessBackend(BaseEmailBackend):
         return len(email_messages)
 
 
+class CrashAfterSendBackend(BaseEmailBackend):
+    """The server takes the email; then the worker dies before its transaction commits."""
+
+    def send_messages(self, email_messages):
+        mail.outbox.extend(email_messages)
+        raise SystemExit("worker killed after the hand-over")
+
+
+@committed
 def test_the_email_is_recorded_as_handed_over_before_the_server_gets_it(settings):
     settings.EMAIL_BACKEND = "apps.email.tests.test_handlers.WitnessBackend"
     WitnessBackend.seen = []
     CustomerContactFactory(customer_id=CUSTOMER, email="jane.doe@example.com")
 
-    handle(handlers.on_email_requested, email_requested())
+    deliver(email_requested())
 
-    assert WitnessBackend.seen == [[(EmailStatus.SENDING, 1)]]  # committed, while the handler's transaction was open
+    assert WitnessBackend.seen == [[(EmailStatus.SENDING, 1)]]  # committed while the handler's transaction was open
     assert EmailMessage.objects.get().status == EmailStatus.SENT
 
 
@@ -368,30 +387,40 @@ def test_the_message_id_is_the_notification_id(mailoutbox, settings):
     assert mailoutbox[0].message()["Message-ID"] == f"<{event.notification_id}@{domain}>"
 
 
-def test_a_retry_after_a_crash_past_the_hand_over_can_tell_and_sends_the_same_message_id(mailoutbox):
-    # given: the server took the email, then the handler's transaction was lost
+@committed
+def test_a_retry_after_a_crash_past_the_hand_over_can_tell_and_sends_the_same_message_id(settings, mailoutbox):
+    # given: the server took the email, then the worker died before the handler's transaction committed
+    settings.EMAIL_BACKEND = "apps.email.tests.test_handlers.CrashAfterSendBackend"
     CustomerContactFactory(customer_id=CUSTOMER)
-    event = email_requested()
-
-    def sent_then_lost():
-        with transaction.atomic(using="email"):
-            handlers.on_email_requested(event, envelope_for(event))
-            raise RuntimeError("worker killed before the commit")
-
-    with pytest.raises(RuntimeError):
-        sent_then_lost()
+    event, event_id = email_requested(), uuid.uuid4()
+    with pytest.raises(SystemExit):
+        deliver(event, event_id)
     assert EmailMessage.objects.get().status == EmailStatus.SENDING
     assert delivered_events() == []
 
-    # when: the event is retried
-    handle(handlers.on_email_requested, event)
+    # when: the event is delivered again
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    deliver(event, event_id)
 
     # then: the record says it was handed over twice; both copies carry one Message-ID
     message = EmailMessage.objects.get()
     assert (message.status, message.handovers) == (EmailStatus.SENT, 2)
-    assert len({sent.message()["Message-ID"] for sent in mailoutbox}) == 1
     assert len(mailoutbox) == 2
+    assert len({sent.message()["Message-ID"] for sent in mailoutbox}) == 1
     assert len(delivered_events()) == 1
+
+
+@committed
+def test_a_duplicate_of_a_sent_email_is_no_new_hand_over(mailoutbox):
+    CustomerContactFactory(customer_id=CUSTOMER)
+    event, event_id = email_requested(), uuid.uuid4()
+    deliver(event, event_id)
+
+    deliver(event, event_id)
+    deliver(event)  # re-published under a fresh envelope
+
+    assert EmailMessage.objects.get().handovers == 1
+    assert len(mailoutbox) == 1
 
 
 @pytest.fixture
@@ -403,6 +432,7 @@ def black_holed_smtp():
         yield server.getsockname()
 
 
+@committed
 def test_a_black_holed_smtp_server_fails_the_attempt_within_email_timeout(settings, black_holed_smtp):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = black_holed_smtp
@@ -411,11 +441,12 @@ def test_a_black_holed_smtp_server_fails_the_attempt_within_email_timeout(settin
     CustomerContactFactory(customer_id=CUSTOMER)
     started = time.monotonic()
 
-    with pytest.raises(smtplib.SMTPServerDisconnected, match="timed out"):
-        handle(handlers.on_email_requested, email_requested())
+    with pytest.raises(Retry, match="timed out"):  # a failed attempt, to be retried
+        deliver(email_requested())
 
-    assert time.monotonic() - started < 5  # not for ever: the retry gets its turn
-    assert EmailMessage.objects.get().status == EmailStatus.SENDING
+    assert time.monotonic() - started < 5  # not for ever: the thread is free, the retry gets its turn
+    message = EmailMessage.objects.get()
+    assert (message.status, message.handovers) == (EmailStatus.SENDING, 1)
     assert delivered_events() == []
 
 
