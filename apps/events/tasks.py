@@ -42,8 +42,9 @@ def batch_task_name(service_name: str) -> str:
 
 
 def retry_countdown(retries: int) -> float:
-    """Exponential backoff with jitter: about 1, 2, 4 ... seconds, capped."""
-    return min(settings.HANDLER_RETRY_BACKOFF_MAX, 2**retries) * random.uniform(0.5, 1.0)
+    """Exponential backoff with jitter: about 1, 2, 4 ... seconds, capped; never below one second
+    (delayed delivery on quorum queues counts in whole seconds, and refuses 0)."""
+    return max(1.0, min(settings.HANDLER_RETRY_BACKOFF_MAX, 2**retries) * random.uniform(0.5, 1.0))
 
 
 def handler_tasks(
@@ -144,7 +145,7 @@ def handler_tasks(
     def handle_event(self: Task, event_type: str, payload: dict, attributes: dict) -> str:
         def retry(exc: Exception, countdown: float) -> str:
             try:
-                raise self.retry(exc=exc, countdown=countdown) from exc
+                raise self.retry(exc=exc, countdown=countdown, queue=service.queue) from exc
             except Retry:
                 raise
             except Exception as retry_error:
