@@ -5,11 +5,15 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
+from django.utils import timezone
 
 from apps.events.contracts import EVENTS
+from apps.events.models import OutboxEvent
+from apps.events.signing import envelope_signature
 from shop.services import SERVICES
 from shop.topology import Subscription, handlers_of
 from workers.bridge import Unroutable, route
+from workers.relay import pubsub_message
 
 # The contract's table: topic -> published by.
 CONTRACT_PUBLISHERS = {
@@ -73,3 +77,52 @@ def test_a_message_without_a_producer_is_unroutable():
 
     with pytest.raises(Unroutable, match="producer ''"):
         routed(msg)
+
+
+# --- signed envelopes (PUBSUB_SIGNING_KEY) --------------------------------------------------------
+
+
+def signed(msg, key="k" * 32):
+    msg.attributes["signature"] = envelope_signature(key, msg.attributes, msg.data)
+    return msg
+
+
+def test_with_a_signing_key_only_a_validly_signed_message_is_routed(settings):
+    settings.PUBSUB_SIGNING_KEY = "k" * 32
+
+    assert routed(signed(message()))[0] == "order-requested"
+    with pytest.raises(Unroutable, match="no valid signature"):
+        routed(message())  # unsigned
+    with pytest.raises(Unroutable, match="no valid signature"):
+        routed(signed(message(), key="another key"))
+    tampered = signed(message())
+    tampered.data = tampered.data.replace(b"items", b"itemz")
+    with pytest.raises(Unroutable, match="no valid signature"):
+        routed(tampered)
+    relabelled = signed(message())
+    relabelled.attributes["event_id"] = str(uuid.uuid4())
+    with pytest.raises(Unroutable, match="no valid signature"):
+        routed(relabelled)
+
+
+def test_the_relay_signs_what_the_bridge_checks(settings):
+    settings.PUBSUB_SIGNING_KEY = "k" * 32
+    row = OutboxEvent(
+        topic="order-requested",
+        event_type="order-requested",
+        schema_version=1,
+        payload=json.loads(message().data),
+        occurred_at=timezone.now(),
+    )
+
+    published = pubsub_message(row, "cart-service")
+
+    assert "signature" in published.attributes
+    assert routed(SimpleNamespace(data=published.data, attributes=dict(published.attributes)))[0] == "order-requested"
+
+
+def test_without_a_signing_key_the_relay_signs_nothing(settings):
+    settings.PUBSUB_SIGNING_KEY = ""
+    row = OutboxEvent(topic="order-requested", event_type="order-requested", schema_version=1, payload={})
+
+    assert "signature" not in pubsub_message(row, "cart-service").attributes

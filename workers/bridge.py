@@ -24,6 +24,7 @@ from google.cloud import pubsub_v1
 
 from apps.events.contracts import event_class
 from apps.events.pubsub import publisher, subscriber, subscription_path, topic_path
+from apps.events.signing import signature_valid
 from apps.events.tasks import batch_task_name, task_name
 from shop.celery import app as celery_app
 from shop.topology import Subscription, handlers_of
@@ -59,6 +60,8 @@ def route(message, subscription: Subscription, known_types: set[str]) -> tuple[s
     producer = attributes.get("producer", "")
     if producer not in event_class(event_type).producers:
         raise Unroutable(f"producer {producer!r} may not publish {event_type!r}")
+    if settings.PUBSUB_SIGNING_KEY and not signature_valid(settings.PUBSUB_SIGNING_KEY, attributes, message.data):
+        raise Unroutable("no valid signature (PUBSUB_SIGNING_KEY)")
     return event_type, payload, attributes
 
 
