@@ -84,7 +84,7 @@ class ShortfallLine(BaseModel):
 
 class OrderRequested(Event):
     topic = "order-requested"
-    producers = frozenset({"cart-service"})
+    producers = frozenset({"cart-service", "order-service"})  # a converted cart, or POST /orders
 
     cart_id: UUID
     customer_id: UUID

@@ -122,8 +122,8 @@ def test_a_mislabelled_event_and_one_from_a_service_that_may_not_publish_it_have
     sku = new_product(platform, stock=5)
     payload = {"cart_id": str(uuid.uuid4()), "customer_id": customer, "items": [{"product_sku": sku, "quantity": 2}]}
 
-    # when: an order-requested arrives from the order service, and one labelled as a cancellation
-    impostor = publish_event(platform, "order-requested", "order-service", payload)
+    # when: an order-requested arrives from the push service, and one labelled as a cancellation
+    impostor = publish_event(platform, "order-requested", "push-service", payload)
     mislabelled = publish_event(platform, "order-requested", "cart-service", payload, event_type="order.cancelled")
 
     # then: both are dead-lettered with the reason, and inventory never acts on them
@@ -132,7 +132,7 @@ def test_a_mislabelled_event_and_one_from_a_service_that_may_not_publish_it_have
     while len(dead) < 2 and time.monotonic() < wait:
         dead += platform.pull_dead_letters("inventory-service-order-requested", timeout=5)
     reasons = {m.attributes["event_id"]: m.attributes["bridge_error"] for m in dead}
-    assert reasons[impostor] == "producer 'order-service' may not publish 'order-requested'"
+    assert reasons[impostor] == "producer 'push-service' may not publish 'order-requested'"
     assert reasons[mislabelled] == "event type 'order.cancelled' on topic 'order-requested'"
     time.sleep(2)
     assert stock(platform, sku) == 5
