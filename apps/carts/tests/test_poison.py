@@ -116,3 +116,16 @@ def test_a_raw_dead_letter_is_replayed_exactly_as_it_came(monkeypatch):
     dead_letters.replay(get_service("cart"), dead_letters.pending_dead_letters(get_service("cart")))
 
     assert sent == [("cart.handle_event", {"args": event, "queue": get_service("cart").queue})]
+
+
+def test_staff_see_the_raw_message_of_a_dead_letter_jsonb_could_not_take():
+    from django.contrib.admin.sites import AdminSite
+
+    from apps.events.admin import DeadLetterAdmin
+
+    event = poisoned(CartFactory(processing=True))
+    handle_event(*event)
+
+    shown = DeadLetterAdmin(DeadLetter, AdminSite()).raw_message_text(DeadLetter.objects.using("cart").get())
+
+    assert json.loads(shown) == event
