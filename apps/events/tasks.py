@@ -193,8 +193,16 @@ def handler_tasks(
         for event in events:
             try:
                 outcomes[run(*event, 0, retry_alone(event))] += 1
-            except Reject:
-                raise
+            except Reject as rejected:
+                if rejected.requeue:
+                    raise
+                # For the broker to park (it cannot be recorded): alone, not with the batch's others.
+                try:
+                    handle_event.apply_async(args=event, queue=service.queue)
+                except Exception as send_error:
+                    time.sleep(REQUEUE_PAUSE_SECONDS)
+                    raise Reject(f"could not set an event apart: {send_error}", requeue=True) from rejected
+                outcomes["set_apart"] += 1
             except Exception as exc:
                 # Not a handler failure (those are retried above) but one in the handling of it:
                 # acking the batch as failed would lose the events after this one.

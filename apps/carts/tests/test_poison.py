@@ -129,3 +129,23 @@ def test_staff_see_the_raw_message_of_a_dead_letter_jsonb_could_not_take():
     shown = DeadLetterAdmin(DeadLetter, AdminSite()).raw_message_text(DeadLetter.objects.using("cart").get())
 
     assert json.loads(shown) == event
+
+
+def test_an_event_that_cannot_even_be_dead_lettered_is_set_apart_from_its_batch(monkeypatch):
+    real_dead_letter = event_tasks.dead_letter
+
+    def refuses_the_poison(**kwargs):
+        if kwargs["attributes"]["event_id"] == batch[1][2]["event_id"]:
+            raise DataError("something no code foresaw")
+        return real_dead_letter(**kwargs)
+
+    first, poison, last = (CartFactory(processing=True) for _ in range(3))
+    batch = [message(stock_rejected(first)), poisoned(poison), message(stock_rejected(last))]
+    monkeypatch.setattr(event_tasks, "dead_letter", refuses_the_poison)
+    sent = []
+    monkeypatch.setattr(handle_event, "apply_async", lambda **options: sent.append(options))
+
+    assert handle_events(batch) == {"processed": 2, "set_apart": 1}
+
+    assert state(first) == state(last) == ("stock-unavailable", False)
+    assert [options["args"] for options in sent] == [batch[1]]  # alone, for the broker to park
