@@ -165,8 +165,11 @@ class Platform:
         with contextlib.suppress(Exception), Connection(self.env.get("CELERY_BROKER_URL", "amqp://")) as broker:
             channel = broker.default_channel
             for service in SERVICES.values():
-                with contextlib.suppress(Exception):
-                    channel.queue_delete(service.queue)
+                # this platform's queues (its prefix; not this process's own names) and parking queues
+                queue = f"{self.queue_prefix}{service.name}"
+                for name in (queue, f"{queue}.dead-letter"):
+                    with contextlib.suppress(Exception):
+                        channel.queue_delete(name)
 
     # --- talking to it ---------------------------------------------------------------------
 
@@ -219,6 +222,7 @@ class Platform:
             "occurred_at": occurred_at.isoformat(),
             "schema_version": str(version),
             "correlation_id": str(correlation or ""),
+            "producer": SERVICES[service].service_name,
         }
         self.publish(event_type, json.dumps(payload).encode(), **attributes)
         return attributes

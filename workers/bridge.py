@@ -6,8 +6,9 @@ A thin loop. A message is acknowledged to Pub/Sub only once its task is confirme
 broker (publisher confirms), so a crash anywhere leaves it to be redelivered; the inbox drops
 the copies. What one Pull returns travels as one task per BRIDGE_TASK_BATCH messages: under load
 one broker round trip and one worker dispatch carry many events, when idle a batch is one event.
-A message that cannot be parsed or routed is published to its subscription's dead-letter topic
-and acknowledged, so it never wedges the stream.
+A message that cannot be parsed or routed (or that claims another topic's event type, or comes from
+a service that may not publish on its topic) is published to its subscription's dead-letter topic
+and acknowledged, so it never wedges the stream and has no effect.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from django.conf import settings
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
+from apps.events.contracts import event_class
 from apps.events.pubsub import publisher, subscriber, subscription_path, topic_path
+from apps.events.signing import signature_valid
 from apps.events.tasks import batch_task_name, task_name
 from shop.celery import app as celery_app
 from shop.topology import Subscription, handlers_of
@@ -34,9 +37,16 @@ class Unroutable(Exception):
 
 
 def route(message, subscription: Subscription, known_types: set[str]) -> tuple[str, dict, dict]:
-    """(event_type, payload, attributes) of a message, or Unroutable."""
+    """(event_type, payload, attributes) of a message, or Unroutable.
+
+    An event is believed only from its own topic: the subscription's topic decides what it is, an
+    ``event_type`` attribute that says otherwise, or a ``producer`` that may not publish it (the
+    contract's "published by", ``Event.producers``), makes it unroutable, never handled.
+    """
     attributes = dict(message.attributes)
     event_type = attributes.get("event_type") or subscription.topic
+    if event_type != subscription.topic:
+        raise Unroutable(f"event type {event_type!r} on topic {subscription.topic!r}")
     if event_type not in known_types:
         raise Unroutable(f"no handler for event type {event_type!r}")
     if not attributes.get("event_id"):
@@ -47,6 +57,11 @@ def route(message, subscription: Subscription, known_types: set[str]) -> tuple[s
         raise Unroutable(f"data is not JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise Unroutable("data is not a JSON object")
+    producer = attributes.get("producer", "")
+    if producer not in event_class(event_type).producers:
+        raise Unroutable(f"producer {producer!r} may not publish {event_type!r}")
+    if settings.PUBSUB_SIGNING_KEY and not signature_valid(settings.PUBSUB_SIGNING_KEY, attributes, message.data):
+        raise Unroutable("no valid signature (PUBSUB_SIGNING_KEY)")
     return event_type, payload, attributes
 
 

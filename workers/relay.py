@@ -26,6 +26,7 @@ from google.pubsub_v1 import PubsubMessage
 
 from apps.events.models import OutboxEvent
 from apps.events.pubsub import batch_publisher, topic_path
+from apps.events.signing import SIGNATURE_ATTRIBUTE, envelope_signature
 from shop.services import get_service
 from workers.redrive import Redriver
 
@@ -36,11 +37,11 @@ PUBLISH_TIMEOUT_SECONDS = 30
 
 
 def pubsub_message(row: OutboxEvent, producer: str) -> PubsubMessage:
-    return PubsubMessage(
-        data=json.dumps(row.payload, separators=(",", ":")).encode(),
-        attributes=message_attributes(row, producer),
-        ordering_key=row.ordering_key or "",
-    )
+    data = json.dumps(row.payload, separators=(",", ":")).encode()
+    attributes = message_attributes(row, producer)
+    if settings.PUBSUB_SIGNING_KEY:  # the bridge then believes only what a relay signed
+        attributes[SIGNATURE_ATTRIBUTE] = envelope_signature(settings.PUBSUB_SIGNING_KEY, attributes, data)
+    return PubsubMessage(data=data, attributes=attributes, ordering_key=row.ordering_key or "")
 
 
 def message_attributes(row: OutboxEvent, producer: str) -> dict[str, str]:

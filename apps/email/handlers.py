@@ -2,7 +2,7 @@
 
 from apps.email.events import DATABASE
 from apps.email.models import CustomerContact
-from apps.email.services import email_failed, email_send
+from apps.email.services import email_failed, email_record_handover, email_send
 from apps.events.contracts import CustomerChanged, EmailRequested, Envelope
 from apps.events.replicas import replica_apply
 
@@ -27,6 +27,17 @@ def on_email_requested(event: EmailRequested, envelope: Envelope) -> None:
     )
 
 
+def before_email_requested(event: EmailRequested, envelope: Envelope) -> None:
+    """Before each attempt's transaction: note that the email is about to be handed over (committed)."""
+    email_record_handover(
+        notification_id=event.notification_id,
+        customer_id=event.customer_id,
+        to_address=event.to_address,
+        subject=event.subject,
+        body=event.body,
+    )
+
+
 def on_email_given_up(event: EmailRequested, envelope: Envelope, error: str) -> None:
     """The email could not be sent even after every retry: the notification becomes failed."""
     email_failed(notification_id=event.notification_id, error=error)
@@ -38,3 +49,5 @@ HANDLERS = {
 }
 
 GIVE_UP_HOOKS = {EmailRequested.topic: on_email_given_up}
+
+PREPARE_HOOKS = {EmailRequested.topic: before_email_requested}

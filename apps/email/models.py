@@ -7,7 +7,8 @@ from apps.events.replicas import Replica
 
 
 class EmailMessage(models.Model):
-    """One email the service has sent, for one notification."""
+    """One email the service sends, for one notification: ``sending`` from before it is handed to the
+    SMTP server (committed on its own), ``sent`` once that has been confirmed and committed."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     notification_id = models.UUIDField(unique=True)
@@ -19,6 +20,10 @@ class EmailMessage(models.Model):
     error_message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Committed before each hand-over to the SMTP server: more than one means it may have gone out
+    # more than once (always with the same Message-ID, the notification id).
+    handovers = models.PositiveIntegerField(default=0)
+    handed_over_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at",)

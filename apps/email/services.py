@@ -1,20 +1,43 @@
 """Sending email through Django's configured email backend (SMTP in production)."""
 
+import logging
 import re
+import uuid
 from uuid import UUID
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
+from django.core import mail
+from django.db import connections, transaction
 from django.utils import timezone
 
 from apps.email.enums import EmailStatus
 from apps.email.events import DATABASE, record_email_delivered
 from apps.email.models import CustomerContact, EmailMessage
 
+logger = logging.getLogger(__name__)
+
 
 class RecipientUnknown(Exception):
     """The customer's address has not reached this service yet; retrying will help."""
+
+
+def email_record_handover(
+    *, notification_id: UUID, subject: str, body: str, customer_id: UUID | None = None, to_address: str | None = None
+) -> int:
+    """Record that the email is about to be handed to the SMTP server; the hand-overs so far (0: sent already).
+
+    Run before the handler's transaction (the task's prepare hook), so that it is committed whatever
+    becomes of that transaction: a retry after a crash past the hand-over finds it and can tell
+    that the email may have gone out already.
+    """
+    address = to_address or _address_of(customer_id)
+    with connections[DATABASE].cursor() as cursor:
+        cursor.execute(
+            _RECORD + _COUNT_HANDOVER,
+            [*_row(notification_id, customer_id, address, subject, body), EmailStatus.SENT],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else 0
 
 
 def email_send(
@@ -22,27 +45,66 @@ def email_send(
 ) -> EmailMessage | None:
     """Send the email for a notification once; None when it was sent already.
 
-    The record and the delivery event commit together (in the handler's transaction when there is
-    one). The send itself cannot be rolled back, so a crash between send and commit may send it twice.
+    The email is recorded as ``sending`` before it is handed over (committed beforehand by
+    ``email_record_handover`` when the task runs it first), with the notification id as its
+    ``Message-ID``. The send cannot be rolled back: a crash after the hand-over sends it again on
+    retry, with the same Message-ID, which receivers use to drop the copy. ``sent`` and the
+    delivery event commit together (in the handler's transaction when there is one).
     """
     with transaction.atomic(using=DATABASE):
-        if EmailMessage.objects.filter(notification_id=notification_id).exists():
+        if EmailMessage.objects.filter(notification_id=notification_id, status=EmailStatus.SENT).exists():
             return None
         address = to_address or _address_of(customer_id)
-        # A header cannot hold a line break (Django refuses it); titles come from clients' input.
-        subject = re.sub(r"\s*[\r\n]+\s*", " ", subject)
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
-        message = EmailMessage.objects.create(
-            notification_id=notification_id,
-            customer_id=customer_id,
-            to_address=address,
-            subject=subject[:200],
-            body=body,
-            status=EmailStatus.SENT,
-            sent_at=timezone.now(),
+        with connections[DATABASE].cursor() as cursor:  # unless the prepare hook has recorded it already
+            cursor.execute(
+                _RECORD + "NOTHING",
+                _row(notification_id, customer_id, address, subject, body),
+            )
+        handovers = EmailMessage.objects.filter(notification_id=notification_id).values_list("handovers", flat=True)
+        if handovers[0] > 1:
+            logger.warning("email for notification %s handed over again (%d times)", notification_id, handovers[0])
+        mail.EmailMessage(
+            _one_line(subject),
+            body,
+            settings.DEFAULT_FROM_EMAIL,
+            [address],
+            headers={"Message-ID": message_id(notification_id)},
+        ).send(fail_silently=False)
+        EmailMessage.objects.filter(notification_id=notification_id).update(
+            status=EmailStatus.SENT, sent_at=timezone.now(), error_message=""
         )
         record_email_delivered(notification_id=notification_id, delivered=True)
-    return message
+    return EmailMessage.objects.get(notification_id=notification_id)
+
+
+def message_id(notification_id: UUID) -> str:
+    """The email's Message-ID: the notification's id, so that every copy of it carries the same one."""
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >") or "shop.local"
+    return f"<{notification_id}@{domain}>"
+
+
+def _one_line(subject: str) -> str:
+    """A header cannot hold a line break (Django refuses it); titles come from clients' input."""
+    return re.sub(r"\s*[\r\n]+\s*", " ", subject)
+
+
+_RECORD = """
+INSERT INTO email_emailmessage
+    (id, notification_id, customer_id, to_address, subject, body, status, error_message, created_at,
+     handovers, handed_over_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, '', now(), 1, now())
+ON CONFLICT (notification_id) DO
+"""
+_COUNT_HANDOVER = """
+    UPDATE SET handovers = email_emailmessage.handovers + 1, handed_over_at = now(),
+        to_address = EXCLUDED.to_address, subject = EXCLUDED.subject, body = EXCLUDED.body
+    WHERE email_emailmessage.status <> %s
+RETURNING handovers
+"""
+
+
+def _row(notification_id: UUID, customer_id, address: str, subject: str, body: str) -> list:
+    return [uuid.uuid4(), notification_id, customer_id, address, _one_line(subject)[:200], body, EmailStatus.SENDING]
 
 
 def _address_of(customer_id: UUID | None) -> str:

@@ -34,7 +34,13 @@ class DeadLetterAdmin(_ReadOnlyServiceAdmin):
     list_display = ("event_type", "event_id", "attempts", "dead_lettered_at", "replayed_at", "error_message")
     list_filter = ("event_type", ("replayed_at", admin.EmptyFieldListFilter))
     search_fields = ("event_id", "error_message")
+    readonly_fields = ("raw_message_text",)
     actions = ("replay_selected",)
+
+    @admin.display(description="raw message, as received ([event_type, payload, attributes])")
+    def raw_message_text(self, letter: DeadLetter) -> str:
+        """Shown even when jsonb could not take the payload (U+0000 in it)."""
+        return "" if letter.raw_message is None else bytes(letter.raw_message).decode(errors="replace")
 
     def has_change_permission(self, request, obj=None):
         return obj is None and request.user.is_staff  # lets the changelist offer its actions

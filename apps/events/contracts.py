@@ -55,6 +55,9 @@ class Event(BaseModel):
 
     topic: ClassVar[str]
     schema_version: ClassVar[int] = 1
+    # The services that may publish it (the contract's "published by"): the bridge believes an
+    # event only from its own topic and from one of these (the relay's ``producer`` attribute).
+    producers: ClassVar[frozenset[str]]
 
     @classmethod
     def event_type(cls) -> str:
@@ -101,6 +104,7 @@ class SagaStep(Event):
 
 class OrderRequested(SagaStep):
     topic = "order-requested"
+    producers = frozenset({"cart-service", "order-service"})  # a converted cart, or POST /orders
 
     cart_id: UUID
     customer_id: UUID
@@ -109,6 +113,7 @@ class OrderRequested(SagaStep):
 
 class StockAvailable(SagaStep):
     topic = "stock-available"
+    producers = frozenset({"inventory-service"})
 
     cart_id: UUID
     customer_id: UUID
@@ -117,6 +122,7 @@ class StockAvailable(SagaStep):
 
 class StockRejected(SagaStep):
     topic = "stock.rejected"
+    producers = frozenset({"inventory-service"})
 
     cart_id: UUID
     customer_id: UUID
@@ -126,6 +132,7 @@ class StockRejected(SagaStep):
 
 class OrderCreated(Event):
     topic = "order.created"
+    producers = frozenset({"order-service"})
 
     order_id: UUID
     cart_id: UUID
@@ -137,6 +144,7 @@ class OrderCreated(Event):
 
 class OrderCancelled(Event):
     topic = "order.cancelled"
+    producers = frozenset({"order-service"})
 
     order_id: UUID
     cart_id: UUID
@@ -150,6 +158,7 @@ class OrderFailed(SagaStep):
     dead-lettered): inventory returns the stock and tells the cart and the customer."""
 
     topic = "order.failed"
+    producers = frozenset({"order-service"})
 
     cart_id: UUID
     customer_id: UUID
@@ -164,6 +173,7 @@ class ProductChanged(Event):
     """The whole product after a change; ``version`` orders changes to one SKU."""
 
     topic = "product.changed"
+    producers = frozenset({"product-service"})
 
     sku: Sku
     name: str
@@ -177,6 +187,7 @@ class CustomerChanged(Event):
     """The whole customer after a change; ``version`` orders changes to one customer."""
 
     topic = "customer.changed"
+    producers = frozenset({"customer-service"})
 
     customer_id: UUID
     name: str
@@ -192,6 +203,7 @@ class EmailRequested(Event):
     """The notification service asks the email service to send one email."""
 
     topic = "email.requested"
+    producers = frozenset({"notification-service"})
 
     notification_id: UUID
     customer_id: UUID | None = None
@@ -204,6 +216,7 @@ class PushRequested(Event):
     """The notification service asks the push service to deliver one push message."""
 
     topic = "push.requested"
+    producers = frozenset({"notification-service"})
 
     notification_id: UUID
     customer_id: UUID
@@ -215,6 +228,7 @@ class NotificationDelivered(Event):
     """The email or push service has delivered a notification (or given up on it)."""
 
     topic = "notification.delivered"
+    producers = frozenset({"email-service", "push-service"})
 
     notification_id: UUID
     channel: Literal["email", "push"]

@@ -25,7 +25,7 @@ def replay(service: Service, dead_letters) -> int:
     for letter in dead_letters:
         current_app.send_task(
             task_name(service.name),
-            args=[letter.event_type, letter.payload, letter.attributes],
+            args=letter.message(),
             queue=service.queue,
         )
         DeadLetter.objects.using(service.database).filter(pk=letter.pk).update(replayed_at=timezone.now())

@@ -8,8 +8,10 @@ failure is recorded in a transaction of its own so that staff can see it.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
@@ -56,7 +58,36 @@ class MalformedEvent(Exception):
     """The message breaks the event contract: retrying cannot help, it goes to the dead letters."""
 
 
+# Dead letters whose event_id is no UUID are keyed on their content instead, so that the same
+# garbage delivered again lands on the same row.
+_UNKEYED = uuid.UUID("9a4f3c1e-5b7d-4e2a-8c6f-0d1b2a3c4e5f")
+
+
+def holds_nul(value) -> bool:
+    """Whether a decoded JSON value has U+0000 in a string or key: PostgreSQL stores it in no text
+    or jsonb column, so no handler could ever record such an event."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(holds_nul(v) for v in value)
+    return False
+
+
+def storable(text: str) -> str:
+    """``text`` for a text column: U+0000 written out as ``\\x00``."""
+    return text.replace("\x00", "\\x00")
+
+
+def raw_message(event_type: str, payload, attributes) -> bytes:
+    """The message as the task received it (its JSON arguments), for a bytea column that takes anything."""
+    return json.dumps([event_type, payload, attributes], separators=(",", ":")).encode()
+
+
 def parse(event_type: str, payload: dict, attributes: dict) -> tuple[Event, Envelope]:
+    if holds_nul(payload) or holds_nul(attributes):
+        raise MalformedEvent("a string holds U+0000, which PostgreSQL cannot store")
     try:
         envelope = Envelope(
             event_id=UUID(attributes["event_id"]),
@@ -121,12 +152,24 @@ def dead_letter(
 ) -> None:
     """Give up on an event: keep it whole for replay and show it in the inbox as dead-lettered.
 
+    Whatever the message holds, it is kept: always as raw bytes (``raw_message``), and as jsonb
+    too when PostgreSQL can store it there (not with U+0000 in a string). A message without a
+    usable event id is keyed on its content.
+
     ``on_give_up(error)`` runs in the same transaction, for a service that must tell
     others it gave up (the email service reports the notification as failed, the order service has
     the reserved stock returned). It runs in a savepoint: a hook that fails is noted with the dead
     letter, which is kept all the same (else the message would come back to fail forever).
     """
-    event_id = attributes.get("event_id") or ""
+    raw = raw_message(event_type, payload, attributes)
+    event_id = attributes.get("event_id") if isinstance(attributes, dict) else None
+    event_id = event_id if isinstance(event_id, str) else ""
+    try:
+        key = UUID(event_id)
+    except ValueError:
+        key = uuid.uuid5(_UNKEYED, raw.decode())
+        event_id = str(key)
+    error = storable(error)
     with transaction.atomic(using=database):
         _record(database, service_name, event_id, event_type, ProcessingStatus.DEAD_LETTERED, error)
         if on_give_up is not None:
@@ -135,17 +178,15 @@ def dead_letter(
                     on_give_up(error)
             except Exception as exc:
                 logger.exception("%s: the give-up hook for %s %s failed", service_name, event_type, event_id)
-                error = f"{error}\n(the give-up hook failed too: {type(exc).__name__}: {exc})"
-        try:
-            key = UUID(event_id)
-        except ValueError:
-            return  # no usable id: nothing to replay; the inbox row above is the record
+                error = storable(f"{error}\n(the give-up hook failed too: {type(exc).__name__}: {exc})")
+        as_json = not (holds_nul(payload) or holds_nul(attributes))
         DeadLetter.objects.using(database).update_or_create(
             event_id=key,
             defaults={
-                "event_type": event_type,
-                "payload": payload,
-                "attributes": attributes,
+                "event_type": storable(str(event_type))[:100],
+                "payload": payload if as_json else None,
+                "attributes": attributes if as_json else None,
+                "raw_message": raw,
                 "error_message": error,
                 "attempts": attempts,
                 "dead_lettered_at": timezone.now(),
@@ -159,12 +200,12 @@ def _record(database: str, service_name: str, event_id: str, event_type: str, st
         cursor.execute(
             _RECORD,
             [
-                event_id[:255],
-                event_type[:100],
+                storable(event_id)[:255],
+                storable(str(event_type))[:100],
                 service_name,
                 status,
                 timezone.now(),
-                error[:10_000],
+                storable(error)[:10_000],
                 ProcessingStatus.FAILED,
                 ProcessingStatus.SUCCESS,
             ],

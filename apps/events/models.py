@@ -4,6 +4,7 @@ The same models serve every service; each service's rows live in its own databas
 models are always used with ``.using(<service database>)``.
 """
 
+import json
 import uuid
 
 from django.db import models
@@ -75,12 +76,17 @@ class ProcessedMessage(models.Model):
 
 
 class DeadLetter(models.Model):
-    """An event a service gave up on after its last retry, kept whole so that staff can replay it."""
+    """An event a service gave up on after its last retry, kept whole so that staff can replay it.
+
+    ``raw_message`` keeps the message's bytes whatever they hold; ``payload`` and ``attributes``
+    are empty when jsonb cannot take them (U+0000 in a string).
+    """
 
     event_id = models.UUIDField(unique=True)
     event_type = models.CharField(max_length=100)
-    payload = models.JSONField()
-    attributes = models.JSONField()
+    payload = models.JSONField(null=True, blank=True)
+    attributes = models.JSONField(null=True, blank=True)
+    raw_message = models.BinaryField(null=True, blank=True)  # [event_type, payload, attributes] as JSON
     error_message = models.TextField()
     attempts = models.PositiveIntegerField(default=0)
     dead_lettered_at = models.DateTimeField(default=timezone.now)
@@ -92,3 +98,9 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
+
+    def message(self) -> list:
+        """[event_type, payload, attributes], exactly as the service received it."""
+        if self.raw_message is not None:
+            return json.loads(bytes(self.raw_message))
+        return [self.event_type, self.payload, self.attributes]

@@ -3,7 +3,9 @@
 Each domain app's tasks.py builds its tasks with ``handler_tasks(service, HANDLERS)``; the bridge
 sends them by name to the service's own queue, a pulled batch of events as one message. A task
 deserializes, runs the handler in the inbox transaction, retries with exponential backoff, and
-dead-letters after the last retry.
+dead-letters after the last retry. What can never succeed (malformed, U+0000 in a string, a value
+the database refuses) is dead-lettered at once, raw bytes and all; a batch that comes back from
+the broker is split into single events, so that no one event holds up the others twice.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from celery import Task, shared_task
 from celery.exceptions import Reject, Retry
 from django.conf import settings
-from django.db import connections
+from django.db import DataError, InterfaceError, OperationalError, connections
 from django.utils import timezone
 
 from apps.events.inbox import GiveUpHook, Handler, MalformedEvent, consume, dead_letter, parse, record_failure
@@ -41,21 +43,26 @@ def batch_task_name(service_name: str) -> str:
 
 
 def retry_countdown(retries: int) -> float:
-    """Exponential backoff with jitter: about 1, 2, 4 ... seconds, capped."""
-    return min(settings.HANDLER_RETRY_BACKOFF_MAX, 2**retries) * random.uniform(0.5, 1.0)
+    """Exponential backoff with jitter: about 1, 2, 4 ... seconds, capped; never below one second
+    (delayed delivery on quorum queues counts in whole seconds, and refuses 0)."""
+    return max(1.0, min(settings.HANDLER_RETRY_BACKOFF_MAX, 2**retries) * random.uniform(0.5, 1.0))
 
 
 def handler_tasks(
     service_name: str,
     handlers: dict[str, Handler],
     give_up_hooks: dict[str, GiveUpHook] | None = None,
+    prepare_hooks: dict[str, Handler] | None = None,
 ) -> tuple[Task, Task]:
     """The service's two tasks: ``handle_event`` (one event) and ``handle_events`` (a pulled batch).
 
-    ``give_up_hooks`` (event type -> hook) run when an event that could be parsed is dead-lettered.
+    ``give_up_hooks`` (event type -> hook) run when an event that could be parsed is dead-lettered. ``prepare_hooks``
+    (event type -> hook) run before each attempt's inbox transaction, for what must be committed
+    whatever becomes of it (the email service notes that an email is about to be handed over).
     """
     service = get_service(service_name)
     give_up_hooks = give_up_hooks or {}
+    prepare_hooks = prepare_hooks or {}
 
     def run(event_type: str, payload: dict, attributes: dict, attempt: int, retry: RetryLater) -> str:
         """One attempt at one event: processed, duplicate, dead_lettered, or whatever ``retry`` says."""
@@ -75,10 +82,16 @@ def handler_tasks(
                     attempts=attempt + 1,
                     on_give_up=on_give_up,
                 )
-            except Exception as exc:
-                # Could not even record it (the database is down): the broker keeps the message.
+            except (OperationalError, InterfaceError) as exc:
+                # Could not even record it (the database is down): the broker keeps the message
+                # (and its delivery limit bounds how often it comes back).
                 time.sleep(REQUEUE_PAUSE_SECONDS)
                 raise Reject(f"could not dead-letter: {exc}", requeue=True) from exc
+            except Exception as exc:
+                # The database is up and still refuses it: requeueing would loop forever. The
+                # broker dead-letters a rejected message to the queue's parking queue instead.
+                logger.exception("%s: could not dead-letter %s %s", service.service_name, event_type, event_id)
+                raise Reject(f"could not dead-letter: {exc}", requeue=False) from exc
             return "dead_lettered"
 
         try:
@@ -87,6 +100,8 @@ def handler_tasks(
         except (KeyError, MalformedEvent) as exc:
             return give_up(f"cannot handle {event_type!r}: {exc}")  # malformed: nothing a hook could act on
         try:
+            if event_type in prepare_hooks:
+                prepare_hooks[event_type](event, envelope)
             done = consume(
                 database=service.database,
                 service_name=service.service_name,
@@ -101,8 +116,12 @@ def handler_tasks(
             if not connection.in_atomic_block:  # (a test's own transaction is not ours to close)
                 with contextlib.suppress(Exception):
                     connection.close_if_unusable_or_obsolete()  # broken by an outage: reconnect for what follows
+            hook = give_up_hooks.get(event_type)
+            if isinstance(exc, DataError):
+                # The database refuses the values themselves (out of range, too long, U+0000):
+                # the same event will be refused again on every retry.
+                return give_up(error, hook and functools.partial(hook, event, envelope))
             if attempt >= settings.HANDLER_MAX_RETRIES:
-                hook = give_up_hooks.get(event_type)
                 return give_up(error, hook and functools.partial(hook, event, envelope))
             logger.warning("%s: %s %s failed, will retry: %s", service.service_name, event_type, event_id, error)
             try:
@@ -128,7 +147,7 @@ def handler_tasks(
     def handle_event(self: Task, event_type: str, payload: dict, attributes: dict) -> str:
         def retry(exc: Exception, countdown: float) -> str:
             try:
-                raise self.retry(exc=exc, countdown=countdown) from exc
+                raise self.retry(exc=exc, countdown=countdown, queue=service.queue) from exc
             except Retry:
                 raise
             except Exception as retry_error:
@@ -161,12 +180,31 @@ def handler_tasks(
 
             return retry
 
+        if (self.request.delivery_info or {}).get("redelivered") and len(events) > 1:
+            # Back after its handling broke (or a worker died on it): one event of it may be
+            # what breaks it. Each goes on alone, so that one cannot hold up the others again.
+            try:
+                for event in events:
+                    handle_event.apply_async(args=event, queue=service.queue)
+            except Exception as exc:
+                time.sleep(REQUEUE_PAUSE_SECONDS)
+                raise Reject(f"could not split a redelivered batch: {exc}", requeue=True) from exc
+            return {"split": len(events)}
+
         outcomes: Counter[str] = Counter()
         for event in events:
             try:
                 outcomes[run(*event, 0, retry_alone(event))] += 1
-            except Reject:
-                raise
+            except Reject as rejected:
+                if rejected.requeue:
+                    raise
+                # For the broker to park (it cannot be recorded): alone, not with the batch's others.
+                try:
+                    handle_event.apply_async(args=event, queue=service.queue)
+                except Exception as send_error:
+                    time.sleep(REQUEUE_PAUSE_SECONDS)
+                    raise Reject(f"could not set an event apart: {send_error}", requeue=True) from rejected
+                outcomes["set_apart"] += 1
             except Exception as exc:
                 # Not a handler failure (those are retried above) but one in the handling of it:
                 # acking the batch as failed would lose the events after this one.

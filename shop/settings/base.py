@@ -232,6 +232,9 @@ vars().update(EMAIL_CONFIG)
 # filemail:// URLs cannot carry an absolute path through django-environ: give it here.
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=EMAIL_CONFIG["EMAIL_FILE_PATH"])
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@example.com")
+# Seconds an SMTP connection may wait on the server (connect, greeting, each reply). Without it a
+# black-holed server hangs a worker thread for ever, its inbox transaction open.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=EMAIL_CONFIG.get("EMAIL_TIMEOUT") or 10.0)
 STOCK_MANAGER_EMAIL = env.str("STOCK_MANAGER_EMAIL", default="stock-manager@example.com")
 
 # --- Staff -----------------------------------------------------------------------------------

@@ -32,6 +32,10 @@ OUTBOX_POLL_SECONDS = env.float("OUTBOX_POLL_SECONDS", default=1.0)
 REDRIVE_INTERVAL_SECONDS = env.float("REDRIVE_INTERVAL_SECONDS", default=30.0)
 REDRIVE_GRACE_SECONDS = env.float("REDRIVE_GRACE_SECONDS", default=60.0)
 REDRIVE_WINDOW_SECONDS = env.float("REDRIVE_WINDOW_SECONDS", default=600.0)
+# Signed envelopes: when set, the relay signs every message (HMAC-SHA256, attribute "signature")
+# and the bridge dead-letters any message without a valid one, so that only the platform's own
+# relays can cause effects. Every relay and bridge needs the same key. Empty: not signed.
+PUBSUB_SIGNING_KEY = env.str("PUBSUB_SIGNING_KEY", default="")
 # Bridge: "streaming" pull (the client library's flow-controlled stream) or "unary" long-polling
 # Pull. Locally the emulator keeps dispatching to the streams of a SIGKILLed subscriber for
 # minutes, so with the emulator the bridge pulls; on Google Cloud it streams.

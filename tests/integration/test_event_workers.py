@@ -139,7 +139,11 @@ def test_the_bridge_hands_a_pulled_batch_to_celery_in_batched_tasks_and_dead_let
     for event_id in event_ids:
         payload = {"cart_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "details": []}
         client.publish(
-            topic_path("stock.rejected"), json.dumps(payload).encode(), event_id=event_id, event_type="stock.rejected"
+            topic_path("stock.rejected"),
+            json.dumps(payload).encode(),
+            event_id=event_id,
+            event_type="stock.rejected",
+            producer="inventory-service",
         ).result(timeout=30)
     client.publish(
         topic_path("stock.rejected"), b"{not json", event_id=str(uuid.uuid4()), event_type="stock.rejected"
@@ -172,9 +176,12 @@ def stock_rejected_messages(count: int) -> tuple[Subscription, list]:
     client = publisher()
     for _ in range(count):
         payload = {"cart_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "details": []}
-        client.publish(topic_path("stock.rejected"), json.dumps(payload).encode(), event_id=str(uuid.uuid4())).result(
-            timeout=30
-        )
+        client.publish(
+            topic_path("stock.rejected"),
+            json.dumps(payload).encode(),
+            event_id=str(uuid.uuid4()),
+            producer="inventory-service",
+        ).result(timeout=30)
     received = pull(subscription.name, count, ack=False)
     assert len(received) == count
     return subscription, received
@@ -226,3 +233,36 @@ def test_a_batch_the_broker_keeps_refusing_goes_back_to_pub_sub(provisioned, que
     assert len(calls) > 1  # it tried again while holding the message
     assert acks == []
     assert nacks == [received[0].ack_id]
+
+
+def test_the_bridge_dead_letters_a_mislabelled_event_and_one_from_a_service_that_may_not_publish_it(
+    provisioned, queue_prefix
+):
+    # given: on the cart's stock.rejected, an order.cancelled by its label, a stock.rejected from the
+    # order service, and one genuine event from inventory
+    subscription = Subscription(services.SERVICES["cart"], "stock.rejected")
+    payload = json.dumps({"cart_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "details": []}).encode()
+    client, topic = publisher(), topic_path("stock.rejected")
+    genuine = str(uuid.uuid4())
+    for event_id, event_type, producer in (
+        (str(uuid.uuid4()), "order.cancelled", "order-service"),
+        (str(uuid.uuid4()), "stock.rejected", "order-service"),
+        (genuine, "stock.rejected", "inventory-service"),
+    ):
+        client.publish(topic, payload, event_id=event_id, event_type=event_type, producer=producer).result(timeout=30)
+    received = pull(subscription.name, 3, ack=False)
+    assert len(received) == 3
+
+    # when
+    acks, nacks = [], []
+    Bridge([subscription]).hand_over(subscription, [PulledMessage(m, acks, nacks) for m in received])
+
+    # then: only the genuine one reaches the worker; the others are dead-lettered with the reason
+    assert sorted(acks) == sorted(m.ack_id for m in received)
+    [task] = broker_messages(services.SERVICES["cart"].queue)
+    assert [attributes["event_id"] for _, _, attributes in json.loads(task.body)[0][0]] == [genuine]
+    dead = sorted(m.message.attributes["bridge_error"] for m in pull(subscription.dead_letter, 2))
+    assert dead == [
+        "event type 'order.cancelled' on topic 'stock.rejected'",
+        "producer 'order-service' may not publish 'stock.rejected'",
+    ]

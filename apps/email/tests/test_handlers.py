@@ -1,14 +1,20 @@
 import smtplib
+import socket
+import time
 import uuid
 
+import psycopg
 import pytest
+from celery.exceptions import Retry
+from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import transaction
+from django.db import connections, transaction
 
 from apps.email import handlers
 from apps.email.enums import EmailStatus
 from apps.email.models import CustomerContact, EmailMessage
 from apps.email.services import RecipientUnknown, email_send
+from apps.email.tasks import handle_event
 from apps.email.tests.factories import CustomerContactFactory, EmailMessageFactory
 from apps.events.contracts import CustomerChanged, EmailRequested, Envelope
 from apps.events.models import OutboxEvent
@@ -320,3 +326,137 @@ def test_handler_map_covers_the_events_the_service_consumes():
         "customer.changed": handlers.on_customer_changed,
         "email.requested": handlers.on_email_requested,
     } == handlers.HANDLERS
+
+
+# --- hand-over: recorded first, one Message-ID, a timeout ---------------------------------------
+# Through the service's task, as the worker runs it, and with real commits (transaction=True): the
+# hand-over is committed before the handler's transaction, which a test transaction would hide.
+
+committed = pytest.mark.django_db(databases=["email"], transaction=True)
+
+
+def deliver(event: EmailRequested, event_id=None):
+    """The email service's task, run as the worker runs it."""
+    attributes = {"event_id": str(event_id or uuid.uuid4()), "event_type": event.event_type(), "schema_version": "1"}
+    return handle_event.apply(args=[event.event_type(), event.model_dump(mode="json"), attributes], throw=True)
+
+
+class WitnessBackend(BaseEmailBackend):
+    """An SMTP server that notes what the database held, seen from outside, as each email reached it."""
+
+    seen: list = []
+
+    def send_messages(self, email_messages):
+        for email in email_messages:
+            with psycopg.connect(**connections["email"].get_connection_params()) as outside:
+                WitnessBackend.seen.append(
+                    outside.execute(
+                        "SELECT status, handovers FROM email_emailmessage WHERE to_address = %s", (email.to[0],)
+                    ).fetchall()
+                )
+        return len(email_messages)
+
+
+class CrashAfterSendBackend(BaseEmailBackend):
+    """The server takes the email; then the worker dies before its transaction commits."""
+
+    def send_messages(self, email_messages):
+        mail.outbox.extend(email_messages)
+        raise SystemExit("worker killed after the hand-over")
+
+
+@committed
+def test_the_email_is_recorded_as_handed_over_before_the_server_gets_it(settings):
+    settings.EMAIL_BACKEND = "apps.email.tests.test_handlers.WitnessBackend"
+    WitnessBackend.seen = []
+    CustomerContactFactory(customer_id=CUSTOMER, email="jane.doe@example.com")
+
+    deliver(email_requested())
+
+    assert WitnessBackend.seen == [[(EmailStatus.SENDING, 1)]]  # committed while the handler's transaction was open
+    assert EmailMessage.objects.get().status == EmailStatus.SENT
+
+
+def test_the_message_id_is_the_notification_id(mailoutbox, settings):
+    CustomerContactFactory(customer_id=CUSTOMER)
+    event = email_requested()
+
+    handle(handlers.on_email_requested, event)
+
+    domain = settings.DEFAULT_FROM_EMAIL.split("@")[1]
+    assert mailoutbox[0].message()["Message-ID"] == f"<{event.notification_id}@{domain}>"
+
+
+@committed
+def test_a_retry_after_a_crash_past_the_hand_over_can_tell_and_sends_the_same_message_id(settings, mailoutbox):
+    # given: the server took the email, then the worker died before the handler's transaction committed
+    settings.EMAIL_BACKEND = "apps.email.tests.test_handlers.CrashAfterSendBackend"
+    CustomerContactFactory(customer_id=CUSTOMER)
+    event, event_id = email_requested(), uuid.uuid4()
+    with pytest.raises(SystemExit):
+        deliver(event, event_id)
+    assert EmailMessage.objects.get().status == EmailStatus.SENDING
+    assert delivered_events() == []
+
+    # when: the event is delivered again
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    deliver(event, event_id)
+
+    # then: the record says it was handed over twice; both copies carry one Message-ID
+    message = EmailMessage.objects.get()
+    assert (message.status, message.handovers) == (EmailStatus.SENT, 2)
+    assert len(mailoutbox) == 2
+    assert len({sent.message()["Message-ID"] for sent in mailoutbox}) == 1
+    assert len(delivered_events()) == 1
+
+
+@committed
+def test_a_duplicate_of_a_sent_email_is_no_new_hand_over(mailoutbox):
+    CustomerContactFactory(customer_id=CUSTOMER)
+    event, event_id = email_requested(), uuid.uuid4()
+    deliver(event, event_id)
+
+    deliver(event, event_id)
+    deliver(event)  # re-published under a fresh envelope
+
+    assert EmailMessage.objects.get().handovers == 1
+    assert len(mailoutbox) == 1
+
+
+@pytest.fixture
+def black_holed_smtp():
+    """A listening socket that never answers: connect succeeds, the SMTP greeting never comes."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield server.getsockname()
+
+
+@committed
+def test_a_black_holed_smtp_server_fails_the_attempt_within_email_timeout(settings, black_holed_smtp):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = black_holed_smtp
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 1
+    CustomerContactFactory(customer_id=CUSTOMER)
+    started = time.monotonic()
+
+    with pytest.raises(Retry, match="timed out"):  # a failed attempt, to be retried
+        deliver(email_requested())
+
+    assert time.monotonic() - started < 5  # not for ever: the thread is free, the retry gets its turn
+    message = EmailMessage.objects.get()
+    assert (message.status, message.handovers) == (EmailStatus.SENDING, 1)
+    assert delivered_events() == []
+
+
+def test_email_timeout_is_set_by_default():
+    from django.conf import settings
+
+    assert 0 < settings.EMAIL_TIMEOUT <= 60
+
+
+def test_every_task_has_time_limits():
+    from shop.celery import app
+
+    assert 0 < app.conf.task_soft_time_limit < app.conf.task_time_limit

@@ -2,8 +2,9 @@
 
 import os
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from apps.events.queues import QueueNotMigrated, ensure_task_queue, task_queue
 from shop.celery import app
 from shop.services import QUEUE_PREFIX, SERVICES
 
@@ -23,6 +24,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         service = SERVICES[options["service"]]
+        try:
+            ensure_task_queue(service)
+        except QueueNotMigrated as exc:
+            raise CommandError(str(exc)) from exc
+        # Its own queue only: the worker binds what it knows to Celery's delayed-delivery exchange,
+        # and the other services' queues may not exist yet.
+        app.conf.task_queues = [task_queue(service)]
         app.worker_main(
             [
                 "worker",
