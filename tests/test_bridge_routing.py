@@ -25,6 +25,7 @@ CONTRACT_PUBLISHERS = {
     "stock.rejected": {"inventory-service"},
     "order.created": {"order-service"},
     "order.cancelled": {"order-service"},
+    "order.failed": {"order-service"},  # the order step given up on (README, "When a step is given up on")
     "product.changed": {"product-service"},
     "customer.changed": {"customer-service"},
     "email.requested": {"notification-service"},
