@@ -10,7 +10,9 @@ from django.utils import timezone
 from apps.events.contracts import Line, OrderRequested
 from apps.events.models import OutboxEvent, ProcessedMessage
 from apps.events.outbox import record_event
-from workers.redrive import Redriver, redrive
+from shop import services
+from shop.celery import app as celery_app
+from workers.redrive import Redriver, broker_backlog, redrive
 from workers.relay import OutboxRelay
 
 pytestmark = pytest.mark.django_db(databases=["cart", "inventory"])
@@ -247,3 +249,35 @@ def test_a_consumer_database_that_is_unreachable_holds_back_only_its_own_judgeme
     assert redriver.sweep() == 0  # not judged lost: it may well be in that inbox
     assert calls == ["inventory"]
     assert redriver.received_through["cart"] == row.pk - 1
+
+
+@pytest.fixture
+def queue_prefix(monkeypatch):
+    """Task queues of the test's own on the real broker, deleted afterwards."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}-"
+    monkeypatch.setattr(services, "QUEUE_PREFIX", prefix)
+    yield prefix
+    with celery_app.connection_for_write() as connection:
+        for service in services.SERVICES.values():
+            connection.default_channel.queue_delete(service.queue)
+
+
+@pytest.mark.integration
+def test_the_broker_says_which_consumer_is_lagging(settings, queue_prefix):
+    # given: an event inventory has not processed yet, and a task still waiting in its RabbitMQ queue
+    settings.REDRIVE_GRACE_SECONDS, settings.REDRIVE_WINDOW_SECONDS = 60, 600
+    published(seconds_ago=120)
+    inventory = services.SERVICES["inventory"]
+    with celery_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        channel.queue_declare(queue=inventory.queue, durable=True, auto_delete=False)
+        channel.basic_publish(channel.prepare_message(b"{}"), exchange="", routing_key=inventory.queue)
+    assert broker_backlog([inventory, services.SERVICES["cart"]]) == {"inventory": 1, "cart": 0}
+
+    # then: lagging, not losing: nothing is re-driven
+    assert redrive(["cart"]) == 0
+
+    # when: the queue drains and the event is still not in inventory's inbox, it was lost
+    with celery_app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(inventory.queue)
+    assert redrive(["cart"]) == 1
