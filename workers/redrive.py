@@ -155,7 +155,11 @@ class Redriver:
                 rows = list(
                     OutboxEvent.objects.using(producer)
                     .filter(parked_at__isnull=True, redrive_given_up_at__isnull=True)
-                    .filter(Q(first_published_at__isnull=True) | Q(first_published_at__gte=window_start))
+                    # never published (the pending index finds those), or first published in the window
+                    .filter(
+                        Q(published_at__isnull=True, first_published_at__isnull=True)
+                        | Q(first_published_at__gte=window_start)
+                    )
                     .filter(id__gt=through, topic__in=list(consumers_of))
                     .order_by("id")
                     .values_list("id", "event_id", "topic", "published_at", "redrive_count")
