@@ -242,8 +242,9 @@ class Bridge:
             except exceptions.DeadlineExceeded:
                 pause = 0.0  # an empty long poll
                 continue
-            except exceptions.NotFound:
-                pause = 0.0 if self.reprovision(subscription) else min(max(pause * 2, 0.5), MAX_PAUSE_SECONDS)
+            except exceptions.NotFound:  # pull again at once once re-created; if still missing, back off
+                floor = 0.1 if self.reprovision(subscription) else 0.5
+                pause = min(max(pause * 2, floor), MAX_PAUSE_SECONDS)
                 continue
             except exceptions.GoogleAPIError as exc:  # Pub/Sub unreachable or restarting
                 if self.stopping.is_set():
@@ -265,7 +266,7 @@ class Bridge:
                         request={"subscription": path, "ack_ids": nacks, "ack_deadline_seconds": 0}
                     )
             except exceptions.GoogleAPIError as exc:  # the tasks are queued: a redelivered copy is dropped
-                logger.warning("%s: could not acknowledge %d messages: %s", subscription.name, len(acks), exc)
+                logger.warning("%s: could not settle %d messages: %s", subscription.name, len(acks) + len(nacks), exc)
 
     def reprovision(self, subscription: Subscription) -> bool:
         """Create a missing subscription (with its topic and dead letters) again; whether it now exists."""

@@ -12,6 +12,7 @@ import uuid
 import pytest
 from django.core.management import call_command
 from django.db import connections, transaction
+from google.api_core.exceptions import DeadlineExceeded, NotFound, ServiceUnavailable
 
 from apps.events.contracts import Line, NotificationDelivered, OrderRequested
 from apps.events.outbox import record_event
@@ -195,3 +196,36 @@ def test_an_emulator_restarted_empty_is_provisioned_again_by_the_relay_and_the_b
         relay.stop()
         bridge_thread.join(timeout=15)
         relay_thread.join(timeout=15)
+
+
+class FlakySubscriber:
+    """Pull answers: the emulator down, then restarted empty (NotFound until re-created), then empty polls."""
+
+    def __init__(self, bridge):
+        self.bridge, self.created, self.pulls = bridge, [], 0
+
+    def pull(self, request, timeout):
+        self.pulls += 1
+        if self.pulls <= 2:
+            raise ServiceUnavailable("connection refused")
+        if not self.created:
+            raise NotFound("subscription does not exist")
+        self.bridge.stop()
+        raise DeadlineExceeded("no messages")
+
+    def create_subscription(self, request):
+        self.created.append(request["name"].rsplit("/", 1)[1])
+
+    def create_topic(self, request):
+        pass
+
+
+def test_a_pull_loop_outlives_an_unreachable_pub_sub_and_re_creates_its_missing_subscription():
+    subscription = Subscription(services.SERVICES["inventory"], "order-requested")
+    bridge = Bridge([subscription])
+    bridge.subscriber = bridge.publisher = FlakySubscriber(bridge)
+
+    bridge.pull_loop(subscription)  # returns only once stopped: no error ended it
+
+    assert bridge.subscriber.pulls == 4
+    assert bridge.subscriber.created == [subscription.dead_letter, subscription.name]
