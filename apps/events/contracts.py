@@ -101,7 +101,7 @@ class StockRejected(Event):
     cart_id: UUID
     customer_id: UUID
     reason: Literal["insufficient_stock"] = "insufficient_stock"
-    details: list[ShortfallLine]
+    details: Annotated[list[ShortfallLine], Field(max_length=MAX_LINES)]  # at most one per line requested
 
 
 class OrderCreated(Event):
@@ -112,7 +112,7 @@ class OrderCreated(Event):
     customer_id: UUID
     status: Literal["confirmed"] = "confirmed"
     total_amount: Money
-    items: Annotated[list[PricedLine], Field(min_length=1)]
+    items: Annotated[list[PricedLine], Field(min_length=1, max_length=MAX_LINES)]
 
 
 class OrderCancelled(Event):
@@ -122,7 +122,7 @@ class OrderCancelled(Event):
     cart_id: UUID
     customer_id: UUID
     reason: str
-    items: list[Line]
+    items: Annotated[list[Line], Field(max_length=MAX_LINES)]
 
 
 # --- State that other services keep a copy of --------------------------------------------------

@@ -5,8 +5,9 @@ import uuid
 import pytest
 from django.db import transaction
 from google.api_core import exceptions
+from pydantic import ValidationError
 
-from apps.events.contracts import Line, OrderRequested, StockRejected
+from apps.events.contracts import MAX_LINES, Line, OrderCancelled, OrderCreated, OrderRequested, StockRejected
 from apps.events.models import OutboxEvent
 from apps.events.outbox import EventTooLarge, record_event
 from workers.relay import MAX_MESSAGE_BYTES, OutboxRelay, PublishingStalled
@@ -125,3 +126,16 @@ def test_the_contract_payloads_are_bounded_far_below_the_source_bound(settings):
     with transaction.atomic(using="inventory"):
         row = record_event(event, using="inventory")
     assert len(str(row.payload)) < settings.OUTBOX_MAX_PAYLOAD_BYTES / 50
+
+
+@pytest.mark.parametrize("event_class", [StockRejected, OrderCreated, OrderCancelled])
+def test_the_lists_events_carry_are_bounded_by_the_lines_one_order_may_hold(event_class):
+    line = {"product_sku": "A1", "quantity": 1, "price": "1.00", "requested": 2, "available": 1}
+    fields = {"cart_id": uuid.uuid4(), "customer_id": uuid.uuid4(), "order_id": uuid.uuid4(), "total_amount": "1.00"}
+    if event_class is OrderCancelled:
+        fields["reason"] = "cancelled"
+    listed = "details" if event_class is StockRejected else "items"
+
+    event_class(**fields, **{listed: [line] * MAX_LINES})
+    with pytest.raises(ValidationError):
+        event_class(**fields, **{listed: [line] * (MAX_LINES + 1)})
