@@ -8,7 +8,9 @@ the copies. What one Pull returns travels as one task per BRIDGE_TASK_BATCH mess
 one broker round trip and one worker dispatch carry many events, when idle a batch is one event.
 A message that cannot be parsed or routed (or that claims another topic's event type, or comes from
 a service that may not publish on its topic) is published to its subscription's dead-letter topic
-and acknowledged, so it never wedges the stream and has no effect.
+and acknowledged, so it never wedges the stream and has no effect. A subscription found missing (an
+emulator restarted with nothing in it) is provisioned again by the bridge itself; Pub/Sub errors
+back off the subscription they hit, never the process.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
 from apps.events.contracts import event_class
+from apps.events.provisioning import Provisioner
 from apps.events.pubsub import publisher, subscriber, subscription_path, topic_path
 from apps.events.signing import signature_valid
 from apps.events.tasks import batch_task_name, task_name
@@ -30,6 +33,8 @@ from shop.celery import app as celery_app
 from shop.topology import Subscription, handlers_of
 
 logger = logging.getLogger("workers.bridge")
+
+MAX_PAUSE_SECONDS = 10.0
 
 
 class Unroutable(Exception):
@@ -192,19 +197,27 @@ class Bridge:
     def run_streaming(self) -> None:
         """Streaming pull with flow control: the client library leases and dispatches."""
         flow_control = pubsub_v1.types.FlowControl(max_messages=self.max_messages)
-        for subscription in self.subscriptions:
-            future = self.subscriber.subscribe(
+
+        def subscribe(subscription: Subscription):
+            logger.info("bridge streaming-pulling %s", subscription.name)
+            return self.subscriber.subscribe(
                 subscription_path(subscription.name),
                 callback=self.callback_for(subscription),
                 flow_control=flow_control,
             )
-            self.futures.append(future)
-            logger.info("bridge streaming-pulling %s", subscription.name)
+
+        self.futures = [subscribe(subscription) for subscription in self.subscriptions]
         try:
             while not self.stopping.wait(1.0):
-                for future in self.futures:
-                    if future.done():
-                        future.result()  # re-raise: a dead stream must stop the process, not hide
+                for index, future in enumerate(self.futures):
+                    if not future.done():
+                        continue
+                    if isinstance(future.exception(), exceptions.NotFound) and self.reprovision(
+                        self.subscriptions[index]
+                    ):
+                        self.futures[index] = subscribe(self.subscriptions[index])
+                        continue
+                    future.result()  # re-raise: a dead stream must stop the process, not hide
         finally:
             for future in self.futures:
                 future.cancel()
@@ -231,23 +244,54 @@ class Bridge:
             self.subscriber.close()
 
     def pull_loop(self, subscription: Subscription) -> None:
+        """Pull and hand over until stopped. Pub/Sub errors pause this subscription, never end the loop."""
         path = subscription_path(subscription.name)
+        pause = 0.0
         while not self.stopping.is_set():
+            if pause:
+                self.stopping.wait(pause)
             try:
                 response = self.subscriber.pull(
                     request={"subscription": path, "max_messages": self.max_messages}, timeout=10
                 )
-            except (exceptions.DeadlineExceeded, exceptions.ServiceUnavailable):
+            except exceptions.DeadlineExceeded:
+                pause = 0.0  # an empty long poll
                 continue
+            except exceptions.NotFound:  # pull again at once once re-created; if still missing, back off
+                floor = 0.1 if self.reprovision(subscription) else 0.5
+                pause = min(max(pause * 2, floor), MAX_PAUSE_SECONDS)
+                continue
+            except exceptions.GoogleAPIError as exc:  # Pub/Sub unreachable or restarting
+                if self.stopping.is_set():
+                    break  # the client was closed under the pull
+                pause = min(max(pause * 2, 0.5), MAX_PAUSE_SECONDS)
+                logger.warning(
+                    "%s: pull failed (%s: %s); again in %.1fs", subscription.name, type(exc).__name__, exc, pause
+                )
+                continue
+            pause = 0.0
             acks, nacks = [], []
             self.hand_over(subscription, [PulledMessage(m, acks, nacks) for m in response.received_messages])
-            if acks:
-                self.subscriber.acknowledge(request={"subscription": path, "ack_ids": acks})
-                logger.debug("%s: acknowledged %d", subscription.name, len(acks))
-            if nacks:
-                self.subscriber.modify_ack_deadline(
-                    request={"subscription": path, "ack_ids": nacks, "ack_deadline_seconds": 0}
-                )
+            try:
+                if acks:
+                    self.subscriber.acknowledge(request={"subscription": path, "ack_ids": acks})
+                    logger.debug("%s: acknowledged %d", subscription.name, len(acks))
+                if nacks:
+                    self.subscriber.modify_ack_deadline(
+                        request={"subscription": path, "ack_ids": nacks, "ack_deadline_seconds": 0}
+                    )
+            except exceptions.GoogleAPIError as exc:  # the tasks are queued: a redelivered copy is dropped
+                logger.warning("%s: could not settle %d messages: %s", subscription.name, len(acks) + len(nacks), exc)
+
+    def reprovision(self, subscription: Subscription) -> bool:
+        """Create a missing subscription (with its topic and dead letters) again; whether it now exists."""
+        logger.warning("%s: subscription is missing; provisioning it again", subscription.name)
+        try:
+            Provisioner(publisher_client=self.publisher, subscriber_client=self.subscriber).subscription(subscription)
+        except exceptions.GoogleAPIError as exc:
+            logger.error("%s: could not provision the subscription: %s", subscription.name, exc)
+            return False
+        return True
 
     def stop(self) -> None:
         self.stopping.set()

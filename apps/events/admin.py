@@ -15,10 +15,38 @@ class _ReadOnlyServiceAdmin(ReadOnlyModelAdmin):
 
 
 class OutboxEventAdmin(_ReadOnlyServiceAdmin):
-    list_display = ("id", "event_type", "event_id", "ordering_key", "occurred_at", "published_at")
-    list_filter = ("event_type", ("published_at", admin.EmptyFieldListFilter))
-    search_fields = ("event_id", "ordering_key", "correlation_id")
+    """What the service published; parked rows (the relay gave up on them) are filtered and sent again here."""
+
+    list_display = (
+        "id",
+        "event_type",
+        "event_id",
+        "ordering_key",
+        "occurred_at",
+        "published_at",
+        "publish_attempts",
+        "parked_at",
+        "redrive_count",
+        "redrive_given_up_at",
+        "last_error",
+    )
+    list_filter = (
+        "event_type",
+        ("published_at", admin.EmptyFieldListFilter),
+        ("parked_at", admin.EmptyFieldListFilter),
+        ("redrive_given_up_at", admin.EmptyFieldListFilter),
+    )
+    search_fields = ("event_id", "ordering_key", "correlation_id", "last_error")
     date_hierarchy = "occurred_at"
+    actions = ("publish_parked_again",)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and request.user.is_staff  # lets the changelist offer its action
+
+    @admin.action(description="Publish the selected parked events again")
+    def publish_parked_again(self, request, queryset):
+        count = queryset.filter(parked_at__isnull=False).update(parked_at=None, publish_attempts=0)
+        self.message_user(request, f"{count} parked event(s) handed back to the relay.")
 
 
 class ProcessedMessageAdmin(_ReadOnlyServiceAdmin):

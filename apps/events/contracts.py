@@ -127,7 +127,8 @@ class StockRejected(SagaStep):
     cart_id: UUID
     customer_id: UUID
     reason: RejectionReason = "insufficient_stock"
-    details: list[ShortfallLine]  # empty unless the reason is insufficient_stock
+    # empty unless the reason is insufficient_stock; at most one per line requested
+    details: Annotated[list[ShortfallLine], Field(max_length=MAX_LINES)]
 
 
 class OrderCreated(Event):
@@ -139,7 +140,7 @@ class OrderCreated(Event):
     customer_id: UUID
     status: Literal["confirmed"] = "confirmed"
     total_amount: Money
-    items: Annotated[list[PricedLine], Field(min_length=1)]
+    items: Annotated[list[PricedLine], Field(min_length=1, max_length=MAX_LINES)]
 
 
 class OrderCancelled(Event):
@@ -150,7 +151,7 @@ class OrderCancelled(Event):
     cart_id: UUID
     customer_id: UUID
     reason: str
-    items: list[Line]
+    items: Annotated[list[Line], Field(max_length=MAX_LINES)]
 
 
 class OrderFailed(SagaStep):

@@ -24,9 +24,16 @@ class OutboxEvent(models.Model):
     correlation_id = models.UUIDField(null=True, blank=True)
     payload = models.JSONField()
     occurred_at = models.DateTimeField(default=timezone.now)
-    published_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)  # the latest publication
+    # The first publication: what the re-drive's window is measured from, whatever it re-published.
+    first_published_at = models.DateTimeField(null=True, blank=True)
     publish_attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # Set when the relay gave up on publishing the row (too large, a topic gone for good): the relay
+    # skips it, the admin shows it, staff can send it again from there.
+    parked_at = models.DateTimeField(null=True, blank=True)
+    redrive_count = models.PositiveIntegerField(default=0)  # re-publications by the re-drive
+    redrive_given_up_at = models.DateTimeField(null=True, blank=True)  # after REDRIVE_MAX_PER_EVENT
 
     class Meta:
         db_table = "outbox"
@@ -37,7 +44,8 @@ class OutboxEvent(models.Model):
                 name="outbox_pending_idx",
                 condition=models.Q(published_at__isnull=True),
             ),
-            models.Index(fields=["published_at"], name="outbox_published_idx"),  # re-drive's window
+            models.Index(fields=["published_at"], name="outbox_published_idx"),
+            models.Index(fields=["first_published_at"], name="outbox_first_published_idx"),  # re-drive's window
         ]
 
     def __str__(self) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connections
 
 from apps.events.contracts import Event
@@ -13,6 +15,10 @@ from apps.events.models import OutboxEvent
 
 class OutboxOutsideTransaction(RuntimeError):
     """An event was recorded outside a transaction: it could commit without its cause."""
+
+
+class EventTooLarge(ValueError):
+    """An event's payload is over OUTBOX_MAX_PAYLOAD_BYTES: refused here, before it can commit unpublishable."""
 
 
 def record_event(
@@ -29,6 +35,12 @@ def record_event(
         )
     # Validate again: an event built with model_construct or mutated would otherwise slip through.
     payload = type(event).model_validate(event.model_dump()).model_dump(mode="json")
+    size = len(json.dumps(payload, separators=(",", ":")).encode())
+    if size > settings.OUTBOX_MAX_PAYLOAD_BYTES:
+        raise EventTooLarge(
+            f"{event.event_type()} payload is {size} bytes, more than OUTBOX_MAX_PAYLOAD_BYTES"
+            f" ({settings.OUTBOX_MAX_PAYLOAD_BYTES})"
+        )
     return OutboxEvent.objects.using(using).create(
         topic=event.topic,
         event_type=event.event_type(),

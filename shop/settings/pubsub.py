@@ -26,12 +26,21 @@ PUBSUB_ENABLE_MESSAGE_ORDERING = env.bool("PUBSUB_ENABLE_MESSAGE_ORDERING", defa
 # Relay: how many outbox rows one batch publishes, and the fallback poll when no NOTIFY arrives.
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
 OUTBOX_POLL_SECONDS = env.float("OUTBOX_POLL_SECONDS", default=1.0)
-# Re-drive (workers/redrive.py, run by the relay): every INTERVAL seconds, events published between
-# WINDOW and GRACE seconds ago that a subscribed service has no inbox row for are published again.
-# 0 turns it off.
+# Relay: a row that failed this many times, the last time with an error that retrying cannot cure
+# (too large, invalid, a topic it cannot re-create), is parked: left out, shown in the admin.
+OUTBOX_MAX_PUBLISH_ATTEMPTS = env.int("OUTBOX_MAX_PUBLISH_ATTEMPTS", default=10)
+# Outbox: the largest payload (JSON bytes) a service may record; more is refused in its transaction.
+# Far above any event of the contract, far below Pub/Sub's 10 MB per message.
+OUTBOX_MAX_PAYLOAD_BYTES = env.int("OUTBOX_MAX_PAYLOAD_BYTES", default=1_000_000)
+# Re-drive (workers/redrive.py, run by the relay): every INTERVAL seconds, events first published
+# less than WINDOW seconds ago, last published more than GRACE seconds ago, that a subscribed service
+# has no inbox row for and nothing queued at the broker, are published again. 0 turns it off.
 REDRIVE_INTERVAL_SECONDS = env.float("REDRIVE_INTERVAL_SECONDS", default=30.0)
 REDRIVE_GRACE_SECONDS = env.float("REDRIVE_GRACE_SECONDS", default=60.0)
 REDRIVE_WINDOW_SECONDS = env.float("REDRIVE_WINDOW_SECONDS", default=600.0)
+# The window is counted from an event's first publication; an event re-published this many times
+# and still not received is given up on (logged, counted, marked in the outbox).
+REDRIVE_MAX_PER_EVENT = env.int("REDRIVE_MAX_PER_EVENT", default=3)
 # Signed envelopes: when set, the relay signs every message (HMAC-SHA256, attribute "signature")
 # and the bridge dead-letters any message without a valid one, so that only the platform's own
 # relays can cause effects. Every relay and bridge needs the same key. Empty: not signed.

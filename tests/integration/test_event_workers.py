@@ -8,10 +8,12 @@ import uuid
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from google.api_core.exceptions import PermissionDenied
 
 from apps.events.contracts import Line, OrderRequested
 from apps.events.models import OutboxEvent
 from apps.events.outbox import record_event
+from apps.events.provisioning import Provisioner
 from apps.events.pubsub import publisher, subscriber, subscription_path, topic_path
 from shop import services
 from shop.celery import app as celery_app
@@ -108,10 +110,35 @@ def test_the_relay_publishes_pending_rows_with_their_envelope_and_marks_them_pub
     assert OutboxRelay(["cart"]).publish_batch("cart") == 0  # nothing is published twice
 
 
-def test_rows_the_relay_cannot_publish_stay_pending_with_the_error_until_it_can(project):
-    # given: the topics do not exist yet
+class NotAllowed:
+    """Pub/Sub admin calls as a relay without the role to create topics on Google Cloud sees them."""
+
+    def create_topic(self, **kwargs):
+        raise PermissionDenied("pubsub.topics.create denied")
+
+    create_subscription = create_topic
+
+
+def test_a_missing_topic_is_provisioned_again_with_its_subscriptions_and_published_to(project):
+    # given: an emulator with nothing in it (restarted, say)
     rows = record(order_requests(2))
-    relay = OutboxRelay(["cart"])
+
+    assert OutboxRelay(["cart"]).publish_batch("cart") == 2
+
+    # the topic came back with the subscription on it, so nothing published was dropped
+    assert len(pull("inventory-service-order-requested", 2)) == 2
+    assert not OutboxEvent.objects.using("cart").filter(published_at__isnull=True).exists()
+    assert all(
+        row.publish_attempts == 0 for row in OutboxEvent.objects.using("cart").filter(pk__in=[r.pk for r in rows])
+    )
+
+
+def test_rows_the_relay_cannot_publish_stay_pending_with_the_error_until_it_can(project):
+    # given: the topics do not exist yet, and the relay may not create them
+    rows = record(order_requests(2))
+    relay = OutboxRelay(
+        ["cart"], provisioner=Provisioner(publisher_client=NotAllowed(), subscriber_client=NotAllowed())
+    )
 
     with pytest.raises(PublishingStalled):
         relay.publish_batch("cart")
