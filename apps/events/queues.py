@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from amqp.exceptions import PreconditionFailed
+from amqp.exceptions import NotFound, PreconditionFailed
 from celery import current_app
 from kombu import Queue
 
@@ -57,13 +57,20 @@ def ensure_task_queue(service: Service) -> str:
             if not is_quorum(queue):
                 raise
         channel = connection.channel()  # the refusal closed the last one
-        _, messages, consumers = channel.queue_declare(queue.name, passive=True)
+        try:
+            _, messages, consumers = channel.queue_declare(queue.name, passive=True)
+        except NotFound:
+            # No queue, only the earlier version's direct exchange of the same name is in the way.
+            channel, old_queue, messages, consumers = connection.channel(), False, 0, 0
+        else:
+            old_queue = True
         if messages or consumers:
             raise QueueNotMigrated(
                 f"queue {queue.name!r} was declared by an earlier version (classic) and holds {messages} "
                 f"task(s), {consumers} consumer(s): drain it with CELERY_QUEUE_TYPE=classic first"
             )
-        channel.queue_delete(queue.name, if_empty=True, if_unused=True)  # refused if a task arrived meanwhile
+        if old_queue:
+            channel.queue_delete(queue.name, if_empty=True, if_unused=True)  # refused if a task arrived meanwhile
         channel.exchange_delete(queue.exchange.name)
         queue.bind(channel).declare()
         logger.warning("replaced the empty classic queue %s with a quorum queue", queue.name)

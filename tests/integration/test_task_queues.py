@@ -115,6 +115,17 @@ def test_an_empty_classic_queue_of_an_earlier_version_is_replaced(cart_queue):
     test_a_message_rejected_without_requeue_is_parked(cart_queue)
 
 
+def test_an_earlier_versions_exchange_without_its_queue_is_replaced(cart_queue):
+    # given: what a queue deleted by hand (or by an old test teardown) leaves behind
+    with celery_app.connection_for_write() as connection:
+        connection.channel().exchange_declare(cart_queue.name, "direct", durable=True)
+
+    assert ensure_task_queue(services.SERVICES["cart"]) == "migrated"
+
+    assert ensure_task_queue(services.SERVICES["cart"]) == "declared"
+    test_a_message_rejected_without_requeue_is_parked(cart_queue)
+
+
 def test_a_classic_queue_that_still_holds_tasks_is_left_alone(cart_queue):
     with celery_app.connection_for_write() as connection:
         channel = connection.channel()
