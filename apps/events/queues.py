@@ -73,5 +73,6 @@ def ensure_task_queue(service: Service) -> str:
             channel.queue_delete(queue.name, if_empty=True, if_unused=True)  # refused if a task arrived meanwhile
         channel.exchange_delete(queue.exchange.name)
         queue.bind(channel).declare()
-        logger.warning("replaced the empty classic queue %s with a quorum queue", queue.name)
+        replaced = "the empty classic queue" if old_queue else "the direct exchange (no queue) of"
+        logger.warning("replaced %s %s with a quorum queue", replaced, queue.name)
         return "migrated"
