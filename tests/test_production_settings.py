@@ -197,3 +197,10 @@ def test_an_unknown_auth_mode_is_refused():
 
     assert result.returncode != 0
     assert "AUTH_MODE" in result.stderr
+
+
+def test_behind_a_trusted_proxy_the_throttles_count_the_same_client_address():
+    probe = "from django.conf import settings; print(settings.REST_FRAMEWORK['NUM_PROXIES'])"
+
+    assert production(probe).stdout.strip() == "0"
+    assert production(probe, DJANGO_TRUSTED_PROXY="true", DJANGO_TRUSTED_PROXY_DEPTH="2").stdout.strip() == "2"

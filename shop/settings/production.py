@@ -51,6 +51,8 @@ if TRUSTED_PROXY:
     # Without a proxy, django-axes keys admin login failures on REMOTE_ADDR; behind one, that is
     # the proxy's for everybody.
     AXES_CLIENT_IP_CALLABLE = "shop.proxy.forwarded_client_ip"
+    # The API's throttles count anonymous callers by the same client address.
+    REST_FRAMEWORK["NUM_PROXIES"] = env.int("DRF_NUM_PROXIES", default=TRUSTED_PROXY_DEPTH)  # noqa: F405
 
 # Staff accounts come from `createsuperuser`, or ensure_staff with STAFF_* set in the environment.
 
