@@ -56,9 +56,10 @@ def handler_tasks(
 ) -> tuple[Task, Task]:
     """The service's two tasks: ``handle_event`` (one event) and ``handle_events`` (a pulled batch).
 
-    ``give_up_hooks`` (event type -> hook) run when an event that could be parsed is dead-lettered. ``prepare_hooks``
-    (event type -> hook) run before each attempt's inbox transaction, for what must be committed
-    whatever becomes of it (the email service notes that an email is about to be handed over).
+    ``give_up_hooks`` (event type -> hook) run when an event that could be parsed is
+    dead-lettered. ``prepare_hooks`` (event type -> hook) run before each attempt's inbox
+    transaction, for what must be committed whatever becomes of it (the email service notes that
+    an email is about to be handed over).
     """
     service = get_service(service_name)
     give_up_hooks = give_up_hooks or {}
