@@ -17,25 +17,23 @@ def on_customer_changed(event: CustomerChanged, envelope: Envelope) -> None:
     )
 
 
+def _the_email(event: EmailRequested) -> dict:
+    return {
+        "notification_id": event.notification_id,
+        "customer_id": event.customer_id,
+        "to_address": event.to_address,
+        "subject": event.subject,
+        "body": event.body,
+    }
+
+
 def on_email_requested(event: EmailRequested, envelope: Envelope) -> None:
-    email_send(
-        notification_id=event.notification_id,
-        customer_id=event.customer_id,
-        to_address=event.to_address,
-        subject=event.subject,
-        body=event.body,
-    )
+    email_send(**_the_email(event))
 
 
 def before_email_requested(event: EmailRequested, envelope: Envelope) -> None:
     """Before each attempt's transaction: note that the email is about to be handed over (committed)."""
-    email_record_handover(
-        notification_id=event.notification_id,
-        customer_id=event.customer_id,
-        to_address=event.to_address,
-        subject=event.subject,
-        body=event.body,
-    )
+    email_record_handover(**_the_email(event))
 
 
 def on_email_given_up(event: EmailRequested, envelope: Envelope, error: str) -> None:
