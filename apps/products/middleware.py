@@ -6,7 +6,7 @@ versions in commit order), so no answer is ever staler than the database; when t
 one a page was rendered at, the response Django produced then is sent again without running the
 rest of the stack. Only plain successes are kept (200, no cookies, not varying on the cookie);
 everything else, bad query strings included, goes through the full stack every time. At most
-``CATALOG_PAGE_CACHE_SIZE`` pages are kept per process (distinct query strings, hosts and Accept
+``CATALOG_PAGE_CACHE_SIZE`` pages are kept per process (distinct schemes, hosts, query strings and Accept
 headers), the least recently used dropped first.
 """
 

@@ -37,19 +37,6 @@ def provisioned(project):
     return project
 
 
-@pytest.fixture
-def queue_prefix(monkeypatch):
-    """Task queues of the test's own on the real broker, deleted afterwards."""
-    prefix = f"test-{uuid.uuid4().hex[:12]}-"
-    monkeypatch.setattr(services, "QUEUE_PREFIX", prefix)
-    yield prefix
-    with celery_app.connection_for_write() as connection:
-        channel = connection.default_channel
-        for service in services.SERVICES.values():
-            channel.queue_delete(service.queue)
-            channel.exchange_delete(service.queue)
-
-
 def pull(subscription: str, count: int, *, ack: bool = True, timeout: float = 20.0) -> list:
     """Pull until ``count`` messages have arrived (acknowledging them unless told not to)."""
     client, path = subscriber(), subscription_path(subscription)

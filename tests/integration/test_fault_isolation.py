@@ -140,17 +140,6 @@ def own_emulator(tmp_path, monkeypatch, settings):
         client.cache_clear()
 
 
-@pytest.fixture
-def queue_prefix(monkeypatch):
-    prefix = f"test-{uuid.uuid4().hex[:12]}-"
-    monkeypatch.setattr(services, "QUEUE_PREFIX", prefix)
-    yield prefix
-    with celery_app.connection_for_write() as connection:
-        for service in services.SERVICES.values():
-            connection.default_channel.queue_delete(service.queue)
-            connection.default_channel.exchange_delete(service.queue)
-
-
 def queued_event_ids(queue: str, seen: set) -> set:
     """Adds to ``seen`` the event ids of the batch tasks waiting in ``queue`` (taking them off it)."""
     with celery_app.connection_for_read() as connection, contextlib.suppress(connection.channel_errors):

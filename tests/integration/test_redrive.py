@@ -251,17 +251,6 @@ def test_a_consumer_database_that_is_unreachable_holds_back_only_its_own_judgeme
     assert redriver.received_through["cart"] == row.pk - 1
 
 
-@pytest.fixture
-def queue_prefix(monkeypatch):
-    """Task queues of the test's own on the real broker, deleted afterwards."""
-    prefix = f"test-{uuid.uuid4().hex[:12]}-"
-    monkeypatch.setattr(services, "QUEUE_PREFIX", prefix)
-    yield prefix
-    with celery_app.connection_for_write() as connection:
-        for service in services.SERVICES.values():
-            connection.default_channel.queue_delete(service.queue)
-
-
 @pytest.mark.integration
 def test_the_broker_says_which_consumer_is_lagging(settings, queue_prefix):
     # given: an event inventory has not processed yet, and a task still waiting in its RabbitMQ queue
