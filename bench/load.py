@@ -107,9 +107,10 @@ async def prepare(client: aiohttp.ClientSession, target: Target, customers: int,
 class Driver:
     """C customers placing N orders over HTTP; outcomes are learned from the cart database."""
 
-    def __init__(self, client, target, customers, skus, orders, rate, attempts: int = 1):
+    def __init__(self, client, target, customers, skus, orders, rate, attempts: int = 1, max_items: int = 3):
         self.client, self.target = client, target
         self.attempts = attempts
+        self.max_items = max_items
         self.customers, self.skus = customers, skus
         self.orders, self.rate = orders, rate
         self.placed = 0
@@ -140,7 +141,7 @@ class Driver:
         return None
 
     async def place_order(self, customer: str) -> None:
-        for sku in random.sample(self.skus, k=random.randint(1, min(3, len(self.skus)))):
+        for sku in random.sample(self.skus, k=random.randint(1, min(self.max_items, len(self.skus)))):
             body = {"product_sku": sku, "quantity": random.randint(1, 2)}
             await self.timed("add_item", "POST", "cart", "/cart/items", customer, json=body)
         response = await self.timed("convert", "POST", "cart", "/cart/convert-to-order", customer)

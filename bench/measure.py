@@ -285,6 +285,11 @@ def report(console, result: dict, out: Path) -> None:
     console.print(reads)
     console.print(f"HTTP write path: {result['http_write']}")
     console.print(f"CPU seconds per 1,000 orders: {result['cpu_seconds_per_1000_orders']}")
+    console.print(
+        f"[bold]CPU per confirmed order: platform {result.get('platform_cpu_ms_per_order')} ms"
+        f" (web, workers, relay, bridge, PostgreSQL, emulator, RabbitMQ),"
+        f" whole machine {result.get('machine_cpu_ms_per_order')} ms[/bold]"
+    )
     if "profile" in result:
         from bench.profile import report as profile_report
 
