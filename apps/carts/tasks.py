@@ -1,6 +1,14 @@
-"""The cart service's Celery tasks: its handlers, run through the inbox on its own queue."""
+"""The cart service's consumer and its Celery tasks, on its own queue."""
 
 from apps.carts.handlers import GIVE_UP_HOOKS, HANDLERS
-from apps.events.tasks import handler_tasks
+from apps.events.consumer import Consumer, RetryPolicy
+from apps.events.tasks import consumer_tasks
+from shop.services import get_service
 
-handle_event, handle_events = handler_tasks("cart", HANDLERS, GIVE_UP_HOOKS)
+consumer = Consumer(
+    get_service("cart"),
+    HANDLERS,
+    give_up_hooks=GIVE_UP_HOOKS,
+    retry_policy=RetryPolicy.from_settings(),
+)
+handle_event, handle_events = consumer_tasks(consumer)

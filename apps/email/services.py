@@ -51,7 +51,7 @@ def email_send(
     retry, with the same Message-ID, which receivers use to drop the copy. ``sent`` and the
     delivery event commit together (in the handler's transaction when there is one).
     """
-    with transaction.atomic(using=DATABASE):
+    with transaction.atomic(using=DATABASE, savepoint=False):  # in a handler: no SAVEPOINT
         if EmailMessage.objects.filter(notification_id=notification_id, status=EmailStatus.SENT).exists():
             return None
         address = to_address or _address_of(customer_id)

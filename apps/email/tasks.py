@@ -1,6 +1,15 @@
-"""The email service's Celery tasks: its handlers, run through the inbox on its own queue."""
+"""The email service's consumer and its Celery tasks, on its own queue."""
 
 from apps.email.handlers import GIVE_UP_HOOKS, HANDLERS, PREPARE_HOOKS
-from apps.events.tasks import handler_tasks
+from apps.events.consumer import Consumer, RetryPolicy
+from apps.events.tasks import consumer_tasks
+from shop.services import get_service
 
-handle_event, handle_events = handler_tasks("email", HANDLERS, GIVE_UP_HOOKS, PREPARE_HOOKS)
+consumer = Consumer(
+    get_service("email"),
+    HANDLERS,
+    give_up_hooks=GIVE_UP_HOOKS,
+    prepare_hooks=PREPARE_HOOKS,
+    retry_policy=RetryPolicy.from_settings(),
+)
+handle_event, handle_events = consumer_tasks(consumer)

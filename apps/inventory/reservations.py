@@ -54,6 +54,23 @@ def stock_reserve(*, cart_id: UUID, customer_id: UUID, items: list[Line], attemp
     return True
 
 
+def stock_lock_for_batch(events: list) -> None:
+    """Lock, in SKU order, the stock rows of every event of a batch before its handlers run.
+
+    The batch's events run in one transaction; each handler locks its own SKUs in order, but two
+    batches taking the same SKUs event by event could still lock them in opposite orders. Locked
+    up front, all at once and sorted, they cannot deadlock.
+    """
+    skus = sorted({line.product_sku for event in events for line in getattr(event, "items", ())})
+    if skus:
+        list(
+            InventoryItem.objects.select_for_update()
+            .filter(product_sku__in=skus)
+            .order_by("product_sku")
+            .values_list("pk")
+        )
+
+
 def stock_reserve_given_up(*, cart_id: UUID, customer_id: UUID, attempt: int | None = None) -> bool:
     """The request could not be handled (dead-lettered): reject it, so the cart is unlocked and the
     customer told. Nothing was reserved. True when rejected here; False when it was decided already."""

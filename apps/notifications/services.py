@@ -21,7 +21,7 @@ def notification_create(
     event_type: str = "",
     event_id: UUID | None = None,
 ) -> Notification:
-    with transaction.atomic(using=DATABASE):
+    with transaction.atomic(using=DATABASE, savepoint=False):  # in a handler: no SAVEPOINT
         notification = Notification.objects.create(
             customer_id=customer_id,
             audience=audience,

@@ -1,6 +1,14 @@
-"""The notification service's Celery tasks: its handlers, run through the inbox on its own queue."""
+"""The notification service's consumer and its Celery tasks, on its own queue."""
 
-from apps.events.tasks import handler_tasks
+from apps.events.consumer import Consumer, RetryPolicy
+from apps.events.tasks import consumer_tasks
 from apps.notifications.handlers import GIVE_UP_HOOKS, HANDLERS
+from shop.services import get_service
 
-handle_event, handle_events = handler_tasks("notification", HANDLERS, GIVE_UP_HOOKS)
+consumer = Consumer(
+    get_service("notification"),
+    HANDLERS,
+    give_up_hooks=GIVE_UP_HOOKS,
+    retry_policy=RetryPolicy.from_settings(),
+)
+handle_event, handle_events = consumer_tasks(consumer)

@@ -12,7 +12,7 @@ def push_deliver(*, notification_id: UUID, customer_id: UUID, title: str, messag
     The message and its delivery event commit together: a message stored without its event
     would never be reported, since a retry finds the message and stops.
     """
-    with transaction.atomic(using=DATABASE):
+    with transaction.atomic(using=DATABASE, savepoint=False):  # in a handler: no SAVEPOINT
         if PushMessage.objects.filter(notification_id=notification_id).exists():
             return None
         push = PushMessage.objects.create(

@@ -1,6 +1,14 @@
-"""The push service's Celery tasks: its handlers, run through the inbox on its own queue."""
+"""The push service's consumer and its Celery tasks, on its own queue."""
 
-from apps.events.tasks import handler_tasks
+from apps.events.consumer import Consumer, RetryPolicy
+from apps.events.tasks import consumer_tasks
 from apps.push.handlers import GIVE_UP_HOOKS, HANDLERS
+from shop.services import get_service
 
-handle_event, handle_events = handler_tasks("push", HANDLERS, GIVE_UP_HOOKS)
+consumer = Consumer(
+    get_service("push"),
+    HANDLERS,
+    give_up_hooks=GIVE_UP_HOOKS,
+    retry_policy=RetryPolicy.from_settings(),
+)
+handle_event, handle_events = consumer_tasks(consumer)

@@ -10,10 +10,11 @@ from django.db import DataError
 
 from apps.carts.tasks import handle_event, handle_events
 from apps.carts.tests.factories import CartFactory
-from apps.carts.tests.test_tasks import message, state, stock_rejected
+from apps.carts.tests.test_tasks import state, stock_rejected
+from apps.events import consumer as event_consumer
 from apps.events import dead_letters
-from apps.events import tasks as event_tasks
 from apps.events.models import DeadLetter, ProcessedMessage
+from apps.events.testing import message
 from shop.services import get_service
 
 pytestmark = pytest.mark.django_db(databases=["cart"])
@@ -83,7 +84,7 @@ def test_a_dead_letter_the_database_refuses_is_rejected_to_the_broker_not_requeu
     def refuses(**kwargs):
         raise DataError("something no code foresaw")
 
-    monkeypatch.setattr(event_tasks, "dead_letter", refuses)
+    monkeypatch.setattr(event_consumer, "dead_letter", refuses)
     cart = CartFactory(processing=True)
 
     with pytest.raises(Reject) as rejected:
@@ -132,7 +133,7 @@ def test_staff_see_the_raw_message_of_a_dead_letter_jsonb_could_not_take():
 
 
 def test_an_event_that_cannot_even_be_dead_lettered_is_set_apart_from_its_batch(monkeypatch):
-    real_dead_letter = event_tasks.dead_letter
+    real_dead_letter = event_consumer.dead_letter
 
     def refuses_the_poison(**kwargs):
         if kwargs["attributes"]["event_id"] == batch[1][2]["event_id"]:
@@ -141,11 +142,11 @@ def test_an_event_that_cannot_even_be_dead_lettered_is_set_apart_from_its_batch(
 
     first, poison, last = (CartFactory(processing=True) for _ in range(3))
     batch = [message(stock_rejected(first)), poisoned(poison), message(stock_rejected(last))]
-    monkeypatch.setattr(event_tasks, "dead_letter", refuses_the_poison)
+    monkeypatch.setattr(event_consumer, "dead_letter", refuses_the_poison)
     sent = []
     monkeypatch.setattr(handle_event, "apply_async", lambda **options: sent.append(options))
 
-    assert handle_events(batch) == {"processed": 2, "set_apart": 1}
+    assert handle_events(batch) == {"processed": 2, "unrecordable": 1}
 
     assert state(first) == state(last) == ("stock-unavailable", False)
     assert [options["args"] for options in sent] == [batch[1]]  # alone, for the broker to park

@@ -1,7 +1,6 @@
 """The cart's handlers as the bridge runs them: through its Celery task and the inbox."""
 
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,19 +11,9 @@ from apps.carts.tasks import handle_event, handle_events
 from apps.carts.tests.factories import CartFactory, CartItemFactory
 from apps.events.contracts import OrderCreated, PricedLine, ProductChanged, ShortfallLine, StockRejected
 from apps.events.models import ProcessedMessage
+from apps.events.testing import message
 
 pytestmark = pytest.mark.django_db(databases=["cart"])
-
-
-def message(event, event_id=None) -> list:
-    """[event_type, payload, attributes], as the bridge sends an event: JSON payload, envelope in the attributes."""
-    attributes = {
-        "event_id": str(event_id or uuid.uuid4()),
-        "event_type": event.event_type(),
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "schema_version": str(event.schema_version),
-    }
-    return [event.event_type(), event.model_dump(mode="json"), attributes]
 
 
 def deliver(event, event_id=None):
@@ -113,24 +102,19 @@ def test_a_malformed_stock_rejected_changes_no_cart():
     assert not ProcessedMessage.objects.using("cart").filter(status="success").exists()
 
 
-def test_a_failure_that_cannot_be_recorded_or_retried_goes_back_to_the_broker(monkeypatch):
-    """The database and the broker both down: the message must be requeued, never acked as failed."""
+def test_a_retry_that_cannot_be_scheduled_goes_back_to_the_broker(monkeypatch):
+    """The broker is restarting when an event fails: the message must be requeued, never acked as failed."""
     from celery.exceptions import Reject
-    from django.db import OperationalError
 
     from apps.events import tasks as event_tasks
 
-    def database_down(*args, **kwargs):
-        raise OperationalError("the database system is shutting down")
-
-    def broker_down(*args, **kwargs):
+    def broker_down(*args, **options):
         raise ConnectionError("broker restarting")
 
-    monkeypatch.setattr(event_tasks, "consume", database_down)
-    monkeypatch.setattr(event_tasks, "record_failure", database_down)
-    monkeypatch.setattr(event_tasks, "REQUEUE_PAUSE_SECONDS", 0)
-    monkeypatch.setattr(handle_event, "retry", broker_down)
     cart = CartFactory(processing=True)
+    fail_for(monkeypatch, cart)
+    monkeypatch.setattr(handle_event, "retry", broker_down)
+    monkeypatch.setattr(event_tasks, "REQUEUE_PAUSE_SECONDS", 0)
 
     with pytest.raises(Reject) as rejected:
         deliver(stock_rejected(cart))
@@ -143,21 +127,18 @@ def test_a_last_attempt_that_cannot_be_dead_lettered_goes_back_to_the_broker(mon
     from celery.exceptions import Reject
     from django.db import OperationalError
 
+    from apps.events import consumer as event_consumer
     from apps.events import tasks as event_tasks
 
     def database_down(*args, **kwargs):
         raise OperationalError("the database system is shutting down")
 
-    monkeypatch.setattr(event_tasks, "consume", database_down)
-    monkeypatch.setattr(event_tasks, "dead_letter", database_down)
-    monkeypatch.setattr(event_tasks, "REQUEUE_PAUSE_SECONDS", 0)
     cart = CartFactory(processing=True)
-    event = stock_rejected(cart)
-    attributes = {"event_id": str(uuid.uuid4()), "event_type": event.event_type(), "schema_version": "1"}
+    fail_for(monkeypatch, cart)
+    monkeypatch.setattr(event_consumer, "dead_letter", database_down)
+    monkeypatch.setattr(event_tasks, "REQUEUE_PAUSE_SECONDS", 0)
 
-    result = handle_event.apply(
-        args=[event.event_type(), event.model_dump(mode="json"), attributes], retries=settings.HANDLER_MAX_RETRIES
-    )
+    result = handle_event.apply(args=message(stock_rejected(cart)), retries=settings.HANDLER_MAX_RETRIES)
 
     assert result.state == "REJECTED"
     assert isinstance(result.result, Reject)
@@ -192,7 +173,7 @@ def test_a_pulled_batch_applies_each_event_in_its_own_transaction_and_retries_a_
     outcomes = handle_events(batch)
 
     # then: the others are done; the failed one is recorded and sent back alone as its first retry
-    assert outcomes == {"processed": 2, "retrying": 1}
+    assert outcomes == {"processed": 2, "retry": 1}
     assert state(first) == state(third) == ("stock-unavailable", False)
     assert state(second) == ("processing", True)
     [retry] = scheduled
@@ -243,25 +224,18 @@ def test_a_batch_whose_retry_cannot_be_scheduled_goes_back_to_the_broker_whole(m
 def test_a_batch_whose_handling_itself_breaks_goes_back_to_the_broker_not_acked_as_failed(monkeypatch):
     from celery.exceptions import Reject
 
+    from apps.carts.tasks import consumer
     from apps.events import tasks as event_tasks
 
-    done, later = CartFactory(processing=True), CartFactory(processing=True)
-    batch = [message(stock_rejected(done)), message(stock_rejected(later))]
-    parsed = []
-    parse = event_tasks.parse
+    def broken(deliveries):
+        raise RuntimeError("a bug in the consumer, not in a handler")
 
-    def parse_then_break(*args):
-        parsed.append(args)
-        if len(parsed) > 1:
-            raise RuntimeError("a bug in the adapter, not in a handler")
-        return parse(*args)
-
-    monkeypatch.setattr(event_tasks, "parse", parse_then_break)
+    monkeypatch.setattr(consumer, "handle", broken)
     monkeypatch.setattr(event_tasks, "REQUEUE_PAUSE_SECONDS", 0)
+    later = CartFactory(processing=True)
 
     with pytest.raises(Reject) as rejected:
-        handle_events(batch)
+        handle_events([message(stock_rejected(later))])
 
     assert rejected.value.requeue is True
-    assert state(done) == ("stock-unavailable", False)
     assert state(later) == ("processing", True)  # redelivered with the batch, not lost
