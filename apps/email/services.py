@@ -8,11 +8,10 @@ from uuid import UUID
 from django.conf import settings
 from django.core import mail
 from django.db import connections, transaction
-from django.utils import timezone
 
 from apps.email.enums import EmailStatus
 from apps.email.events import DATABASE, record_email_delivered
-from apps.email.models import CustomerContact, EmailMessage
+from apps.email.models import CustomerContact
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +41,8 @@ def email_record_handover(
 
 def email_send(
     *, notification_id: UUID, subject: str, body: str, customer_id: UUID | None = None, to_address: str | None = None
-) -> EmailMessage | None:
-    """Send the email for a notification once; None when it was sent already.
+) -> bool:
+    """Send the email for a notification once; False when it was sent already.
 
     The email is recorded as ``sending`` before it is handed over (committed beforehand by
     ``email_record_handover`` when the task runs it first), with the notification id as its
@@ -51,18 +50,18 @@ def email_send(
     retry, with the same Message-ID, which receivers use to drop the copy. ``sent`` and the
     delivery event commit together (in the handler's transaction when there is one).
     """
-    with transaction.atomic(using=DATABASE, savepoint=False):  # in a handler: no SAVEPOINT
-        if EmailMessage.objects.filter(notification_id=notification_id, status=EmailStatus.SENT).exists():
-            return None
-        address = to_address or _address_of(customer_id)
-        with connections[DATABASE].cursor() as cursor:  # unless the prepare hook has recorded it already
-            cursor.execute(
-                _RECORD + "NOTHING",
-                _row(notification_id, customer_id, address, subject, body),
-            )
-        handovers = EmailMessage.objects.filter(notification_id=notification_id).values_list("handovers", flat=True)
-        if handovers[0] > 1:
-            logger.warning("email for notification %s handed over again (%d times)", notification_id, handovers[0])
+    with transaction.atomic(using=DATABASE, savepoint=False), connections[DATABASE].cursor() as cursor:
+        cursor.execute(_RECORDED, [notification_id])
+        recorded = cursor.fetchone()
+        if recorded is None:  # not noted by a prepare hook: record it now, in this transaction
+            address, handovers = to_address or _address_of(customer_id), 1
+            cursor.execute(_RECORD + "NOTHING", _row(notification_id, customer_id, address, subject, body))
+        elif recorded[0] == EmailStatus.SENT:
+            return False
+        else:
+            _status, address, handovers = recorded  # the address it was recorded with
+        if handovers > 1:
+            logger.warning("email for notification %s handed over again (%d times)", notification_id, handovers)
         mail.EmailMessage(
             _one_line(subject),
             body,
@@ -70,11 +69,9 @@ def email_send(
             [address],
             headers={"Message-ID": message_id(notification_id)},
         ).send(fail_silently=False)
-        EmailMessage.objects.filter(notification_id=notification_id).update(
-            status=EmailStatus.SENT, sent_at=timezone.now(), error_message=""
-        )
+        cursor.execute(_MARK_SENT, [EmailStatus.SENT, notification_id])
         record_email_delivered(notification_id=notification_id, delivered=True)
-    return EmailMessage.objects.get(notification_id=notification_id)
+    return True
 
 
 def message_id(notification_id: UUID) -> str:
@@ -94,6 +91,12 @@ INSERT INTO email_emailmessage
      handovers, handed_over_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s, '', now(), 1, now())
 ON CONFLICT (notification_id) DO
+"""
+_RECORDED = """
+SELECT status, to_address, handovers FROM email_emailmessage WHERE notification_id = %s
+"""
+_MARK_SENT = """
+UPDATE email_emailmessage SET status = %s, sent_at = now(), error_message = '' WHERE notification_id = %s
 """
 _COUNT_HANDOVER = """
     UPDATE SET handovers = email_emailmessage.handovers + 1, handed_over_at = now(),

@@ -7,29 +7,35 @@ A cart may be converted again after a rejection; its requests are numbered (``at
 request is decided once: one of an attempt already decided (a dead letter replayed late) is stale.
 """
 
+import json
 from collections import Counter
 from uuid import UUID
 
+from django.db import connections
 from django.db.models import F
 
 from apps.events.contracts import Line, ShortfallLine
 from apps.inventory.enums import MovementKind, ReservationStatus
-from apps.inventory.events import record_stock_available, record_stock_rejected
+from apps.inventory.events import DATABASE, record_stock_available, record_stock_rejected
 from apps.inventory.models import InventoryItem, Reservation, StockMovement
 
 
 def stock_reserve(*, cart_id: UUID, customer_id: UUID, items: list[Line], attempt: int | None = None) -> bool:
-    """Reserve every item or none; publish stock-available or stock.rejected. True when reserved."""
-    decided, undecided = _claim(cart_id, customer_id, attempt)
-    if not undecided:
-        return decided.status == ReservationStatus.RESERVED  # this request has its outcome already
+    """Reserve every item or none; publish stock-available or stock.rejected. True when reserved.
+
+    The stock rows are locked first (in SKU order) and the decision taken on them; a new cart's
+    reservation is then inserted with it in one statement. A cart inventory has seen before (a
+    duplicate, or a rejected cart asking again) is decided on its locked reservation instead.
+    """
     wanted = Counter()
     for line in items:
         wanted[line.product_sku] += line.quantity
-    stock = {
-        item.product_sku: item.quantity
-        for item in InventoryItem.objects.select_for_update().filter(product_sku__in=wanted).order_by("product_sku")
-    }
+    stock = dict(
+        InventoryItem.objects.select_for_update()
+        .filter(product_sku__in=wanted)
+        .order_by("product_sku")
+        .values_list("product_sku", "quantity")
+    )
     shortfall = [
         ShortfallLine(product_sku=sku, requested=quantity, available=stock.get(sku, 0))
         for sku, quantity in sorted(wanted.items())
@@ -37,12 +43,16 @@ def stock_reserve(*, cart_id: UUID, customer_id: UUID, items: list[Line], attemp
     ]
     lines = [{"product_sku": sku, "quantity": quantity} for sku, quantity in sorted(wanted.items())]
     status = ReservationStatus.REJECTED if shortfall else ReservationStatus.RESERVED
-    _decide(decided, customer_id, attempt, status, lines)
+    if not _decide_new(cart_id, customer_id, attempt, status, lines):
+        decided, undecided = _claim(cart_id, customer_id, attempt)
+        if not undecided:
+            return decided.status == ReservationStatus.RESERVED  # this request has its outcome already
+        _decide(decided, customer_id, attempt, status, lines)
     if shortfall:
         record_stock_rejected(cart_id=cart_id, customer_id=customer_id, details=shortfall, attempt=attempt)
         return False
-    for sku, quantity in wanted.items():
-        InventoryItem.objects.filter(product_sku=sku).update(quantity=F("quantity") - quantity)
+    with connections[DATABASE].cursor() as cursor:
+        cursor.execute(_TAKE.format(rows=", ".join(["(%s, %s)"] * len(wanted))), [v for w in wanted.items() for v in w])
     StockMovement.objects.bulk_create(
         StockMovement(product_sku=sku, delta=-quantity, kind=MovementKind.RESERVED, reference=f"cart:{cart_id}")
         for sku, quantity in wanted.items()
@@ -52,6 +62,25 @@ def stock_reserve(*, cart_id: UUID, customer_id: UUID, items: list[Line], attemp
         cart_id=cart_id, customer_id=customer_id, items=[Line(**line) for line in lines], attempt=attempt
     )
     return True
+
+
+# Every reserved SKU's stock taken in one statement (the rows are locked already).
+_TAKE = """
+UPDATE inventory_inventoryitem AS item SET quantity = item.quantity - taken.quantity, updated_at = now()
+FROM (VALUES {rows}) AS taken (product_sku, quantity) WHERE item.product_sku = taken.product_sku
+"""
+_DECIDE_NEW = """
+INSERT INTO inventory_reservation (cart_id, customer_id, status, items, attempt, created_at, updated_at)
+VALUES (%s, %s, %s, %s::jsonb, %s, now(), now())
+ON CONFLICT (cart_id) DO NOTHING
+"""
+
+
+def _decide_new(cart_id: UUID, customer_id: UUID, attempt: int | None, status: str, lines: list) -> bool:
+    """Record the decision for a cart inventory has never seen; False when it has (nothing written)."""
+    with connections[DATABASE].cursor() as cursor:
+        cursor.execute(_DECIDE_NEW, [cart_id, customer_id, status, json.dumps(lines), attempt or 0])
+        return cursor.rowcount == 1
 
 
 def stock_lock_for_batch(events: list) -> None:

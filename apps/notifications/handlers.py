@@ -10,8 +10,7 @@ from django.conf import settings
 
 from apps.events.contracts import Envelope, NotificationDelivered, OrderCancelled, OrderCreated, StockRejected
 from apps.notifications.enums import Audience, Channel
-from apps.notifications.models import Notification
-from apps.notifications.services import notification_create, notification_mark_delivered
+from apps.notifications.services import notification_mark_delivered, notifications_create_for_event
 
 
 def on_order_created(event: OrderCreated, envelope: Envelope) -> None:
@@ -59,10 +58,10 @@ def on_stock_rejected(event: StockRejected, envelope: Envelope) -> None:
         message="\n".join(filter(None, [message.format(cart_id=event.cart_id), shortfall])),
     )
     if settings.STOCK_MANAGER_EMAIL and event.reason == "insufficient_stock":
-        _create_once(
+        notifications_create_for_event(
             event_id=envelope.event_id,
             event_type=event.event_type(),
-            channel=Channel.EMAIL,
+            channels=[Channel.EMAIL],
             audience=Audience.STOCK_MANAGER,
             recipient=settings.STOCK_MANAGER_EMAIL,
             title=f"Stock shortfall for cart {event.cart_id}",
@@ -75,21 +74,14 @@ def on_notification_delivered(event: NotificationDelivered, envelope: Envelope) 
 
 
 def _notify_customer(event, *, event_id: UUID, title: str, message: str) -> None:
-    for channel in (Channel.EMAIL, Channel.PUSH):
-        _create_once(
-            event_id=event_id,
-            event_type=event.event_type(),
-            channel=channel,
-            audience=Audience.CUSTOMER,
-            customer_id=event.customer_id,
-            title=title,
-            message=message,
-        )
-
-
-def _create_once(*, event_id: UUID, channel: str, audience: str, **fields) -> None:
-    if not Notification.objects.filter(event_id=event_id, channel=channel, audience=audience).exists():
-        notification_create(event_id=event_id, channel=channel, audience=audience, **fields)
+    notifications_create_for_event(
+        event_id=event_id,
+        event_type=event.event_type(),
+        channels=[Channel.EMAIL, Channel.PUSH],
+        customer_id=event.customer_id,
+        title=title,
+        message=message,
+    )
 
 
 # Given up on (dead-lettered after the last retry), an outcome is still told: the customer gets a

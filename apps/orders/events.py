@@ -4,19 +4,21 @@ from uuid import UUID, uuid4
 
 from apps.events.contracts import Line, OrderCancelled, OrderCreated, OrderFailed, OrderRequested, PricedLine
 from apps.events.outbox import record_event
-from apps.orders.models import Order, OrderFailure
+from apps.orders.models import Order, OrderFailure, OrderItem
 from shop.services import get_service
 
 DATABASE = get_service("order").database
 
 
-def record_order_created(order: Order) -> None:
+def record_order_created(order: Order, lines: list[OrderItem] | None = None) -> None:
+    """``lines``: the order's items when the caller has them at hand (else they are read)."""
+    lines = order.items.all() if lines is None else lines
     event = OrderCreated(
         order_id=order.id,
         cart_id=order.cart_id,
         customer_id=order.customer_id,
         total_amount=order.total_amount,
-        items=[PricedLine(product_sku=i.product_sku, quantity=i.quantity, price=i.price) for i in order.items.all()],
+        items=[PricedLine(product_sku=i.product_sku, quantity=i.quantity, price=i.price) for i in lines],
     )
     record_event(event, using=DATABASE, ordering_key=str(order.id), correlation_id=order.cart_id)
 

@@ -30,9 +30,12 @@ def order_create_from_reservation(
     Returns None when the cart has its order already, or when this attempt was given up on (its
     stock is back). Runs inside the handler's transaction.
     """
-    if Order.objects.filter(cart_id=cart_id).exists():
-        return None
-    if OrderFailure.objects.filter(cart_id=cart_id, attempt=attempt or 0).exists():
+    decided = (
+        Order.objects.filter(cart_id=cart_id)
+        .values("pk")
+        .union(OrderFailure.objects.filter(cart_id=cart_id, attempt=attempt or 0).values("pk"), all=True)
+    )
+    if decided.exists():  # made already, or this attempt was given up on: one query for both
         return None
     skus = {line.product_sku for line in items}
     prices = dict(CatalogProduct.objects.filter(sku__in=skus).values_list("sku", "price"))
@@ -41,12 +44,12 @@ def order_create_from_reservation(
         raise PriceUnknown(f"no catalog price yet for {sorted(missing)}")
     total = sum((prices[line.product_sku] * line.quantity for line in items), Decimal("0.00"))
     order = Order.objects.create(cart_id=cart_id, customer_id=customer_id, total_amount=total)
-    OrderItem.objects.bulk_create(
+    lines = OrderItem.objects.bulk_create(
         OrderItem(order=order, product_sku=line.product_sku, quantity=line.quantity, price=prices[line.product_sku])
         for line in items
     )
     OrderStatusChange.objects.create(order=order, to_status=OrderStatus.CONFIRMED, reason="stock reserved")
-    record_order_created(order)
+    record_order_created(order, lines)
     return order
 
 

@@ -12,9 +12,9 @@ from google.api_core.exceptions import PermissionDenied
 
 from apps.events.contracts import Line, OrderRequested
 from apps.events.models import OutboxEvent
-from apps.events.outbox import record_event
 from apps.events.provisioning import Provisioner
 from apps.events.pubsub import publisher, subscriber, subscription_path, topic_path
+from apps.events.testing import recorded
 from shop import services
 from shop.celery import app as celery_app
 from shop.topology import Subscription
@@ -69,7 +69,7 @@ def order_requests(count: int) -> list[OrderRequested]:
 
 def record(events) -> list[OutboxEvent]:
     with transaction.atomic(using="cart"):
-        return [record_event(e, using="cart", ordering_key=str(e.cart_id), correlation_id=e.cart_id) for e in events]
+        return [recorded(e, using="cart", ordering_key=str(e.cart_id), correlation_id=e.cart_id) for e in events]
 
 
 def test_the_relay_publishes_pending_rows_with_their_envelope_and_marks_them_published(provisioned):

@@ -15,8 +15,8 @@ from django.db import connections, transaction
 from google.api_core.exceptions import DeadlineExceeded, NotFound, ServiceUnavailable
 
 from apps.events.contracts import Line, NotificationDelivered, OrderRequested
-from apps.events.outbox import record_event
 from apps.events.pubsub import batch_publisher, publisher
+from apps.events.testing import recorded
 from shop import emulator, services
 from shop.celery import app as celery_app
 from shop.topology import Subscription
@@ -78,7 +78,7 @@ def test_a_service_database_down_stops_only_that_services_publishing_and_it_resu
             cart_id=uuid.uuid4(), customer_id=uuid.uuid4(), items=[Line(product_sku="A1", quantity=1)]
         )
         with transaction.atomic(using="cart"):
-            cart_row = record_event(event, using="cart")
+            cart_row = recorded(event, using="cart")
 
         # then: it is published, and the relay is still up, backing off push alone
         assert wait_until(lambda: str(cart_row.event_id) in publish.sent)
@@ -89,7 +89,7 @@ def test_a_service_database_down_stops_only_that_services_publishing_and_it_resu
         push["PORT"] = port
         connections["push"].close()
         with transaction.atomic(using="push"):
-            push_row = record_event(NotificationDelivered(notification_id=uuid.uuid4(), channel="push"), using="push")
+            push_row = recorded(NotificationDelivered(notification_id=uuid.uuid4(), channel="push"), using="push")
 
         # then: the relay publishes push's outbox again by itself
         assert wait_until(lambda: str(push_row.event_id) in publish.sent)
@@ -104,7 +104,7 @@ def test_a_service_database_down_stops_only_that_services_publishing_and_it_resu
             cart_id=uuid.uuid4(), customer_id=uuid.uuid4(), items=[Line(product_sku="A1", quantity=1)]
         )
         with transaction.atomic(using="cart"):
-            later = record_event(event, using="cart")
+            later = recorded(event, using="cart")
 
         # then: cart's events still go out
         assert wait_until(lambda: str(later.event_id) in publish.sent)
@@ -153,7 +153,7 @@ def queued_event_ids(queue: str, seen: set) -> set:
 def order_requested_in_cart():
     event = OrderRequested(cart_id=uuid.uuid4(), customer_id=uuid.uuid4(), items=[Line(product_sku="A1", quantity=1)])
     with transaction.atomic(using="cart"):
-        return record_event(event, using="cart")
+        return recorded(event, using="cart")
 
 
 @pytest.mark.integration

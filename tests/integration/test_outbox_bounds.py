@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from apps.events.contracts import MAX_LINES, Line, OrderCancelled, OrderCreated, OrderRequested, StockRejected
 from apps.events.models import OutboxEvent
-from apps.events.outbox import EventTooLarge, record_event
+from apps.events.outbox import EventTooLarge
+from apps.events.testing import recorded
 from workers.relay import MAX_MESSAGE_BYTES, OutboxRelay, PublishingStalled
 
 pytestmark = pytest.mark.django_db(databases=["cart", "inventory"])
@@ -40,7 +41,7 @@ def order_requested(**extra) -> OrderRequested:
 
 def record(*events, using: str = "cart") -> list[OutboxEvent]:
     with transaction.atomic(using=using):
-        return [record_event(event, using=using) for event in events]
+        return [recorded(event, using=using) for event in events]
 
 
 def test_a_row_pub_sub_refuses_fails_alone_and_is_parked_after_n_attempts_with_its_error(settings):
@@ -114,7 +115,7 @@ def test_a_payload_over_the_bound_is_refused_where_it_is_recorded(settings):
     settings.OUTBOX_MAX_PAYLOAD_BYTES = 1_000
 
     with pytest.raises(EventTooLarge), transaction.atomic(using="cart"):
-        record_event(order_requested(note="x" * 1_000), using="cart")
+        recorded(order_requested(note="x" * 1_000), using="cart")
 
     assert not OutboxEvent.objects.using("cart").exists()
 
@@ -124,7 +125,7 @@ def test_the_contract_payloads_are_bounded_far_below_the_source_bound(settings):
     details = [{"product_sku": "S" * 64, "requested": 10**12, "available": 10**12} for _ in range(100)]
     event = StockRejected(cart_id=uuid.uuid4(), customer_id=uuid.uuid4(), details=details)
     with transaction.atomic(using="inventory"):
-        row = record_event(event, using="inventory")
+        row = recorded(event, using="inventory")
     assert len(str(row.payload)) < settings.OUTBOX_MAX_PAYLOAD_BYTES / 50
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.events.contracts import Line, OrderRequested
 from apps.events.models import OutboxEvent, ProcessedMessage
-from apps.events.outbox import record_event
+from apps.events.testing import recorded
 from shop import services
 from shop.celery import app as celery_app
 from workers.redrive import Redriver, broker_backlog, redrive
@@ -23,7 +23,7 @@ def published(seconds_ago: float) -> OutboxEvent:
     items = [Line(product_sku="LAP-001", quantity=1)]
     event = OrderRequested(cart_id=uuid.uuid4(), customer_id=uuid.uuid4(), items=items)
     with transaction.atomic(using="cart"):
-        row = record_event(event, using="cart", ordering_key=str(event.cart_id))
+        row = recorded(event, using="cart", ordering_key=str(event.cart_id))
     at = timezone.now() - timedelta(seconds=seconds_ago)
     OutboxEvent.objects.using("cart").filter(pk=row.pk).update(published_at=at, first_published_at=at)
     return row
@@ -152,7 +152,7 @@ def lost_event(clock: FrozenClock) -> tuple[OutboxEvent, OutboxRelay]:
     items = [Line(product_sku="LAP-001", quantity=1)]
     event = OrderRequested(cart_id=uuid.uuid4(), customer_id=uuid.uuid4(), items=items)
     with transaction.atomic(using="cart"):
-        row = record_event(event, using="cart", ordering_key=str(event.cart_id))
+        row = recorded(event, using="cart", ordering_key=str(event.cart_id))
     relay = OutboxRelay(["cart"], publisher=Accepting(), clock=clock)
     assert relay.publish_batch("cart") == 1
     return row, relay

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db(databases=["default", "cart"])
 def test_parked_rows_are_listed_with_their_error_and_can_be_published_again(service_client):
     event = OrderRequested(cart_id=uuid.uuid4(), customer_id=uuid.uuid4(), items=[Line(product_sku="A1", quantity=1)])
     with transaction.atomic(using="cart"):
-        parked, fine = record_event(event, using="cart"), record_event(event, using="cart")
+        parked_id, fine_id = record_event(event, using="cart"), record_event(event, using="cart")
+    parked, fine = (OutboxEvent.objects.using("cart").get(event_id=i) for i in (parked_id, fine_id))
     OutboxEvent.objects.using("cart").filter(pk=parked.pk).update(
         parked_at=timezone.now(), publish_attempts=10, last_error="InvalidArgument: 400 too large"
     )

@@ -20,9 +20,9 @@ def test_an_event_is_recorded_with_its_envelope_inside_the_transaction():
     event = order_requested()
 
     with transaction.atomic(using="cart"):
-        row = record_event(event, using="cart", ordering_key=str(event.cart_id), correlation_id=event.cart_id)
+        event_id = record_event(event, using="cart", ordering_key=str(event.cart_id), correlation_id=event.cart_id)
 
-    stored = OutboxEvent.objects.using("cart").get(pk=row.pk)
+    stored = OutboxEvent.objects.using("cart").get(event_id=event_id)
     assert stored.topic == "order-requested"
     assert stored.event_type == "order-requested"
     assert stored.schema_version == 1

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from apps.events.contracts import Envelope, NotificationDelivered, OrderCancelled, OrderCreated, StockRejected
 from apps.events.models import OutboxEvent
-from apps.notifications import handlers
+from apps.notifications import handlers, services
 from apps.notifications.enums import Audience, Channel, NotificationStatus
 from apps.notifications.models import Notification
 from apps.notifications.services import notification_create
@@ -243,15 +243,15 @@ def test_without_a_stock_manager_address_only_the_customer_is_notified(settings)
 def test_a_failing_handler_leaves_nothing_behind(monkeypatch):
     """The inbox retries a failed attempt: it must not find half of the notifications written."""
 
-    # given: the push notification cannot be written
-    real_create = handlers.notification_create
+    # given: the push notification's delivery request cannot be recorded
+    real_record = services.record_delivery_requested
 
-    def create_or_fail(**fields):
-        if fields["channel"] == Channel.PUSH:
+    def record_or_fail(notification):
+        if notification.channel == Channel.PUSH:
             raise RuntimeError("database went away")
-        return real_create(**fields)
+        return real_record(notification)
 
-    monkeypatch.setattr(handlers, "notification_create", create_or_fail)
+    monkeypatch.setattr(services, "record_delivery_requested", record_or_fail)
     event = order_created()
 
     # when

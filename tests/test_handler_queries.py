@@ -1,0 +1,112 @@
+"""The statements each event of an order costs its consumer, pinned: inbox claim, handler, outbox.
+
+Every event goes through its service's real consumer (``apps/<app>/tasks.py``), as the worker runs
+it. Counted here: what the consumer sends to PostgreSQL for one event, including the SAVEPOINT and
+RELEASE the test's own transaction turns the consumer's BEGIN and COMMIT into. A count that grows
+is a cost every order pays: look at what was added before raising the pin.
+"""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+
+from apps.carts.tasks import consumer as cart_consumer
+from apps.carts.tests.factories import CartFactory
+from apps.email.tasks import consumer as email_consumer
+from apps.email.tests.factories import CustomerContactFactory
+from apps.events.consumer import Delivery, Outcome
+from apps.events.contracts import (
+    EmailRequested,
+    Line,
+    NotificationDelivered,
+    OrderCreated,
+    OrderRequested,
+    PricedLine,
+    PushRequested,
+    StockAvailable,
+)
+from apps.events.testing import message
+from apps.inventory.tasks import consumer as inventory_consumer
+from apps.inventory.tests.factories import InventoryItemFactory
+from apps.notifications.tasks import consumer as notification_consumer
+from apps.notifications.tests.factories import NotificationFactory
+from apps.orders.tasks import consumer as order_consumer
+from apps.orders.tests.factories import CatalogProductFactory
+from apps.push.tasks import consumer as push_consumer
+
+pytestmark = pytest.mark.django_db(databases=["cart", "inventory", "order", "notification", "email", "push"])
+
+CUSTOMER = uuid.uuid4()
+TRANSACTION = 2  # the consumer's BEGIN and COMMIT, as the test's SAVEPOINT and RELEASE
+
+
+def statements(consumer, event) -> list[str]:
+    with CaptureQueriesContext(connections[consumer.database]) as queries:
+        [result] = consumer.handle([Delivery.of(message(event))])
+    assert result.outcome is Outcome.PROCESSED, result.error
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def order_created(cart_id) -> OrderCreated:
+    return OrderCreated(
+        order_id=uuid.uuid4(),
+        cart_id=cart_id,
+        customer_id=CUSTOMER,
+        total_amount=Decimal("9.99"),
+        items=[PricedLine(product_sku="LAP-001", quantity=1, price=Decimal("9.99"))],
+    )
+
+
+def test_reserving_stock():
+    InventoryItemFactory(product_sku="LAP-001", quantity=5)
+    event = OrderRequested(cart_id=uuid.uuid4(), customer_id=CUSTOMER, items=[Line(product_sku="LAP-001", quantity=1)])
+
+    # claim, lock the stock, decide, take it, the stock ledger, stock-available
+    assert len(statements(inventory_consumer, event)) == TRANSACTION + 6
+
+
+def test_confirming_the_order():
+    CatalogProductFactory(sku="LAP-001", price=Decimal("9.99"))
+    event = StockAvailable(cart_id=uuid.uuid4(), customer_id=CUSTOMER, items=[Line(product_sku="LAP-001", quantity=1)])
+
+    # claim, made or given up on already, prices, the order, its items, its history, order.created
+    assert len(statements(order_consumer, event)) == TRANSACTION + 7
+
+
+def test_the_cart_taking_its_outcome():
+    cart = CartFactory(processing=True)
+
+    # claim, one UPDATE
+    assert len(statements(cart_consumer, order_created(cart.id))) == TRANSACTION + 2
+
+
+def test_notifying_the_customer_of_an_order():
+    # claim, both notifications in one INSERT, a delivery request each
+    assert len(statements(notification_consumer, order_created(uuid.uuid4()))) == TRANSACTION + 4
+
+
+def test_a_delivery_report():
+    notification = NotificationFactory()
+    event = NotificationDelivered(notification_id=notification.id, channel=notification.channel)
+
+    # claim, one UPDATE
+    assert len(statements(notification_consumer, event)) == TRANSACTION + 2
+
+
+def test_sending_an_email():
+    CustomerContactFactory(customer_id=CUSTOMER)
+    event = EmailRequested(notification_id=uuid.uuid4(), customer_id=CUSTOMER, subject="Hi", body="Hello")
+
+    # before the transaction, the hand-over noted: the address, the record
+    # in it: claim, the record read, marked sent, notification.delivered
+    assert len(statements(email_consumer, event)) == 2 + TRANSACTION + 4
+
+
+def test_storing_a_push_message():
+    event = PushRequested(notification_id=uuid.uuid4(), customer_id=CUSTOMER, title="Hi", message="Hello")
+
+    # claim, the message, notification.delivered
+    assert len(statements(push_consumer, event)) == TRANSACTION + 3
