@@ -1,9 +1,9 @@
 """Cart writes. A cart is edited while unlocked; converting it locks it and asks for stock."""
 
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.conf import settings
-from django.db import IntegrityError, connections, transaction
+from django.db import connections, transaction
 from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
@@ -42,7 +42,7 @@ def cart_add_item(*, customer_id: UUID, product_sku: str, quantity: int) -> Cart
     if not CatalogProduct.objects.filter(sku=product_sku, deleted=False).exists():
         raise NotFound(f"No product with SKU {product_sku!r}.", field="product_sku")
     with transaction.atomic(using=DATABASE):
-        cart = _editable_cart(customer_id, create=True)
+        cart, new = _editable_cart(customer_id, create=True)
         # One statement adds the line or adds to it (the cart row is locked: no one else is adding).
         with connections[DATABASE].cursor() as cursor:
             cursor.execute(_ADD_TO_LINE, {"cart": cart.pk, "sku": product_sku, "quantity": quantity})
@@ -55,13 +55,14 @@ def cart_add_item(*, customer_id: UUID, product_sku: str, quantity: int) -> Cart
             )
         if total > MAX_LINE_QUANTITY:
             raise InvalidRequest(f"At most {MAX_LINE_QUANTITY} units of one product per cart.", field="quantity")
-        _touch(cart)
+        if not new:  # a cart created by this request is active, with nothing to clear
+            _touch(cart)
     return cart
 
 
 def cart_remove_item(*, customer_id: UUID, product_sku: str) -> Cart:
     with transaction.atomic(using=DATABASE):
-        cart = _editable_cart(customer_id, create=False)
+        cart, _ = _editable_cart(customer_id, create=False)
         deleted, _ = CartItem.objects.filter(cart=cart, product_sku=product_sku).delete()
         if not deleted:
             raise NotFound(f"SKU {product_sku!r} is not in the cart.")
@@ -72,7 +73,7 @@ def cart_remove_item(*, customer_id: UUID, product_sku: str) -> Cart:
 def cart_convert(*, customer_id: UUID) -> Cart:
     """Lock the active cart and record order-requested, in one transaction."""
     with transaction.atomic(using=DATABASE):
-        cart = _editable_cart(customer_id, create=False, missing=InvalidRequest("The cart is empty."))
+        cart, _ = _editable_cart(customer_id, create=False, missing=InvalidRequest("The cart is empty."))
         prefetch_related_objects([cart], "items")  # read once: for the event and for the answer
         if not cart.items.all():
             raise InvalidRequest("The cart is empty.")
@@ -107,24 +108,43 @@ def cart_mark_ordered(*, cart_id: UUID) -> bool:
     )
 
 
-def _editable_cart(customer_id: UUID, *, create: bool, missing: Exception | None = None) -> Cart:
-    """The customer's unlocked cart, locked for this transaction.
+_NEW_CART = """
+INSERT INTO carts_cart (id, customer_id, status, cart_locked, created_at, updated_at, conversions, status_reason)
+VALUES (%s, %s, %s, false, now(), now(), 0, '')
+ON CONFLICT (customer_id) WHERE NOT cart_locked DO NOTHING
+RETURNING created_at, updated_at
+"""
+
+
+def _editable_cart(customer_id: UUID, *, create: bool, missing: Exception | None = None) -> tuple[Cart, bool]:
+    """The customer's unlocked cart, locked for this transaction, and whether it was created now.
 
     409 while a cart is processing; with no cart at all, a new one (``create``) or ``missing``.
+    One query finds (and locks) the unlocked cart or the processing one; a new cart is one INSERT
+    that yields to a cart another request created a moment ago.
     """
     for _attempt in range(2):
-        cart = Cart.objects.select_for_update().filter(customer_id=customer_id, cart_locked=False).first()
+        cart = (
+            Cart.objects.select_for_update()
+            .filter(Q(cart_locked=False) | Q(status=CartStatus.PROCESSING), customer_id=customer_id)
+            .order_by("cart_locked")
+            .first()
+        )
+        if cart is not None and not cart.cart_locked:
+            return cart, False
         if cart is not None:
-            return cart
-        if Cart.objects.filter(customer_id=customer_id, status=CartStatus.PROCESSING).exists():
             raise Conflict("The cart is being converted to an order; it cannot change now.")
         if not create:
             raise missing or NotFound("The customer has no active cart.")
-        try:
-            with transaction.atomic(using=DATABASE):
-                return Cart.objects.create(customer_id=customer_id)
-        except IntegrityError:
-            continue  # another request created it a moment ago: lock that one
+        cart = Cart(id=uuid4(), customer_id=customer_id, status=CartStatus.ACTIVE)
+        with connections[DATABASE].cursor() as cursor:
+            cursor.execute(_NEW_CART, [cart.id, customer_id, cart.status])
+            created = cursor.fetchone()
+        if created is not None:
+            cart.created_at, cart.updated_at = created
+            cart._state.adding, cart._state.db = False, DATABASE
+            return cart, True
+        # another request created it a moment ago: lock that one
     raise Conflict("The cart is changing concurrently; try again.")
 
 

@@ -722,7 +722,9 @@ def test_openapi_schema_describes_the_cart_routes(api):
 
 def test_adding_and_converting_take_a_handful_of_queries(api, catalog, django_assert_num_queries):
     """The write path is the platform's busiest: nothing written is read back, nothing is read twice."""
-    add(api, "LAP-001", 1)
+    # the product check, no cart found, a new one inserted, the line upserted, the answer's lines
+    with django_assert_num_queries(7, using=DATABASE):
+        add(api, "LAP-001", 1)
 
     # the product check, the cart locked, the line upserted, the cart touched, the answer's lines
     # (plus the transaction's savepoint and release)
