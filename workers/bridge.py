@@ -94,6 +94,7 @@ class Bridge:
         self.max_messages = max_messages or settings.BRIDGE_MAX_MESSAGES
         self.task_batch = task_batch or settings.BRIDGE_TASK_BATCH
         self.hold_seconds = settings.BRIDGE_HOLD_SECONDS
+        self.linger = settings.BRIDGE_LINGER_SECONDS
         self.subscriber = subscriber()
         self.publisher = publisher()
         self.stopping = threading.Event()
@@ -282,6 +283,8 @@ class Bridge:
                     )
             except exceptions.GoogleAPIError as exc:  # the tasks are queued: a redelivered copy is dropped
                 logger.warning("%s: could not settle %d messages: %s", subscription.name, len(acks) + len(nacks), exc)
+            if self.linger and len(response.received_messages) < self.max_messages:
+                self.stopping.wait(self.linger)  # let the next batch gather (a full one: pull again at once)
 
     def reprovision(self, subscription: Subscription) -> bool:
         """Create a missing subscription (with its topic and dead letters) again; whether it now exists."""

@@ -131,6 +131,7 @@ class OutboxRelay:
         self.databases = databases
         self.batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
         self.poll_seconds = poll_seconds if poll_seconds is not None else settings.OUTBOX_POLL_SECONDS
+        self.linger = settings.OUTBOX_LINGER_SECONDS
         self.max_attempts = settings.OUTBOX_MAX_PUBLISH_ATTEMPTS
         self.publisher = publisher or batch_publisher()
         self.provisioner = provisioner
@@ -276,14 +277,15 @@ class OutboxRelay:
                 return total
         return total
 
-    def serve(self, database: str) -> None:
-        """Publish what is pending in one database; its failures back off that database only."""
+    def serve(self, database: str) -> int:
+        """Publish what is pending in one database (the rows taken); its failures back off that database only."""
         if self.retry_at.get(database, 0.0) > time.monotonic():
-            return
+            return 0
+        taken = 0
         try:
             if database not in self.listeners:
                 self.listeners[database] = self._listen(database)
-            self.drain(database)
+            taken = self.drain(database)
         except PublishingStalled as exc:
             self._back_off(database, f"{exc}")
         except (DatabaseError, InterfaceError, psycopg.Error) as exc:
@@ -292,6 +294,7 @@ class OutboxRelay:
         else:
             self.retry_at.pop(database, None)
             self.backoff.pop(database, None)
+        return taken
 
     def _back_off(self, database: str, reason: str) -> None:
         pause = min(max(self.backoff.get(database, 0.0) * 2, 0.5), MAX_BACKOFF_SECONDS)
@@ -319,11 +322,14 @@ class OutboxRelay:
                             due = set(self.databases)
                     except Exception:
                         logger.exception("re-drive check failed; trying again in %ss", self.redrive_seconds)
+                moved = 0
                 for database in sorted(due):
                     if self.stopping.is_set():
                         break
-                    self.serve(database)
+                    moved += self.serve(database)
                 due.clear()
+                if moved and self.linger:
+                    self.stopping.wait(self.linger)  # let the next batch gather; NOTIFYs meanwhile wait below
                 now = time.monotonic()
                 timeout = min([self.poll_seconds, *(max(at - now, 0.0) for at in self.retry_at.values())])
                 by_fileno = {conn.fileno(): database for database, conn in self.listeners.items()}
