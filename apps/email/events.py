@@ -1,8 +1,8 @@
-"""What the email service publishes: whether a notification's email went out."""
+"""What the email service publishes: whether notifications' emails went out."""
 
 from uuid import UUID
 
-from apps.events.contracts import NotificationDelivered
+from apps.events.contracts import MAX_LINES, DeliveryReport, NotificationDelivered
 from apps.events.outbox import record_event
 from shop.services import get_service
 
@@ -10,5 +10,13 @@ DATABASE = get_service("email").database
 
 
 def record_email_delivered(*, notification_id: UUID, delivered: bool, error: str = "") -> None:
-    event = NotificationDelivered(notification_id=notification_id, channel="email", delivered=delivered, error=error)
-    record_event(event, using=DATABASE, ordering_key=str(notification_id), correlation_id=notification_id)
+    record_emails_delivered([notification_id], delivered=delivered, error=error)
+
+
+def record_emails_delivered(notification_ids: list[UUID], *, delivered: bool = True, error: str = "") -> None:
+    """One notification.delivered for all of them (one per MAX_LINES)."""
+    for start in range(0, len(notification_ids), MAX_LINES):
+        ids = notification_ids[start : start + MAX_LINES]
+        reports = [DeliveryReport(notification_id=i, channel="email", delivered=delivered, error=error) for i in ids]
+        correlation_id = ids[0] if len(ids) == 1 else None
+        record_event(NotificationDelivered(reports=reports), using=DATABASE, correlation_id=correlation_id)

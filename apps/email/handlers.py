@@ -2,7 +2,7 @@
 
 from apps.email.events import DATABASE
 from apps.email.models import CustomerContact
-from apps.email.services import email_failed, email_record_handover, email_send
+from apps.email.services import Email, email_failed, email_record_handover, email_send, emails_send
 from apps.events.contracts import CustomerChanged, EmailRequested, Envelope
 from apps.events.replicas import replica_apply
 
@@ -31,6 +31,11 @@ def on_email_requested(event: EmailRequested, envelope: Envelope) -> None:
     email_send(**_the_email(event))
 
 
+def on_emails_requested(requests: list[tuple[EmailRequested, Envelope]]) -> None:
+    """A batch's email requests: sent over one SMTP connection, reported in one notification.delivered."""
+    emails_send([Email(**_the_email(event)) for event, _ in requests])
+
+
 def before_email_requested(event: EmailRequested, envelope: Envelope) -> None:
     """Before each attempt's transaction: note that the email is about to be handed over (committed)."""
     email_record_handover(**_the_email(event))
@@ -45,6 +50,8 @@ HANDLERS = {
     CustomerChanged.topic: on_customer_changed,
     EmailRequested.topic: on_email_requested,
 }
+
+BATCH_HANDLERS = {EmailRequested.topic: on_emails_requested}
 
 GIVE_UP_HOOKS = {EmailRequested.topic: on_email_given_up}
 

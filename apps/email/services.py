@@ -3,6 +3,7 @@
 import logging
 import re
 import uuid
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.conf import settings
@@ -10,7 +11,7 @@ from django.core import mail
 from django.db import connections, transaction
 
 from apps.email.enums import EmailStatus
-from apps.email.events import DATABASE, record_email_delivered
+from apps.email.events import DATABASE, record_email_delivered, record_emails_delivered
 from apps.email.models import CustomerContact
 
 logger = logging.getLogger(__name__)
@@ -39,38 +40,64 @@ def email_record_handover(
     return row[0] if row else 0
 
 
+@dataclass(frozen=True)
+class Email:
+    notification_id: UUID
+    subject: str
+    body: str
+    customer_id: UUID | None = None
+    to_address: str | None = None
+
+
 def email_send(
     *, notification_id: UUID, subject: str, body: str, customer_id: UUID | None = None, to_address: str | None = None
 ) -> bool:
-    """Send the email for a notification once; False when it was sent already.
+    """Send the email for a notification once; False when it was sent already."""
+    return bool(emails_send([Email(notification_id, subject, body, customer_id, to_address)]))
 
-    The email is recorded as ``sending`` before it is handed over (committed beforehand by
+
+def emails_send(emails: list[Email]) -> list[UUID]:
+    """Send each email once, over one SMTP connection; the notifications sent now, reported in one event.
+
+    An email is recorded as ``sending`` before it is handed over (committed beforehand by
     ``email_record_handover`` when the task runs it first), with the notification id as its
     ``Message-ID``. The send cannot be rolled back: a crash after the hand-over sends it again on
     retry, with the same Message-ID, which receivers use to drop the copy. ``sent`` and the
     delivery event commit together (in the handler's transaction when there is one).
     """
-    with transaction.atomic(using=DATABASE, savepoint=False), connections[DATABASE].cursor() as cursor:
-        cursor.execute(_RECORDED, [notification_id])
-        recorded = cursor.fetchone()
-        if recorded is None:  # not noted by a prepare hook: record it now, in this transaction
-            address, handovers = to_address or _address_of(customer_id), 1
-            cursor.execute(_RECORD + "NOTHING", _row(notification_id, customer_id, address, subject, body))
-        elif recorded[0] == EmailStatus.SENT:
-            return False
-        else:
-            _status, address, handovers = recorded  # the address it was recorded with
-        if handovers > 1:
-            logger.warning("email for notification %s handed over again (%d times)", notification_id, handovers)
-        mail.EmailMessage(
-            _one_line(subject),
-            body,
-            settings.DEFAULT_FROM_EMAIL,
-            [address],
-            headers={"Message-ID": message_id(notification_id)},
-        ).send(fail_silently=False)
-        cursor.execute(_MARK_SENT, [EmailStatus.SENT, notification_id])
-        record_email_delivered(notification_id=notification_id, delivered=True)
+    with (
+        transaction.atomic(using=DATABASE, savepoint=False),
+        connections[DATABASE].cursor() as cursor,
+        mail.get_connection(fail_silently=False) as smtp,
+    ):
+        sent = [email.notification_id for email in emails if _send_once(cursor, smtp, email)]
+        if sent:
+            record_emails_delivered(sent)
+    return sent
+
+
+def _send_once(cursor, smtp, email: Email) -> bool:
+    cursor.execute(_RECORDED, [email.notification_id])
+    recorded = cursor.fetchone()
+    if recorded is None:  # not noted by a prepare hook: record it now, in this transaction
+        address, handovers = email.to_address or _address_of(email.customer_id), 1
+        row = _row(email.notification_id, email.customer_id, address, email.subject, email.body)
+        cursor.execute(_RECORD + "NOTHING", row)
+    elif recorded[0] == EmailStatus.SENT:
+        return False
+    else:
+        _status, address, handovers = recorded  # the address it was recorded with
+    if handovers > 1:
+        logger.warning("email for notification %s handed over again (%d times)", email.notification_id, handovers)
+    mail.EmailMessage(
+        _one_line(email.subject),
+        email.body,
+        settings.DEFAULT_FROM_EMAIL,
+        [address],
+        headers={"Message-ID": message_id(email.notification_id)},
+        connection=smtp,
+    ).send(fail_silently=False)
+    cursor.execute(_MARK_SENT, [EmailStatus.SENT, email.notification_id])
     return True
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
+import itertools
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -34,6 +35,9 @@ logger = logging.getLogger(__name__)
 # the locks its handlers will take, taken up front in one order so that concurrent batches cannot
 # deadlock (inventory locks every SKU of the batch, sorted).
 BatchLock = Callable[[list[Event]], None]
+# Handles several events of one type at once (a batch's run of them, or one alone), for a handler
+# whose effects are cheaper together: the email and push services report a batch in one event.
+BatchHandler = Callable[[list[tuple[Event, Envelope]]], None]
 
 
 class Outcome(enum.StrEnum):
@@ -120,17 +124,21 @@ class Consumer:
         *,
         give_up_hooks: dict[str, GiveUpHook] | None = None,
         prepare_hooks: dict[str, Handler] | None = None,
+        batch_handlers: dict[str, BatchHandler] | None = None,
         batch_lock: BatchLock | None = None,
         retry_policy: RetryPolicy,
     ):
         """``give_up_hooks`` (event type -> hook) run when an event that could be parsed is
         dead-lettered, in the dead letter's transaction. ``prepare_hooks`` (event type -> hook) run
         before the inbox transaction, for what must be committed whatever becomes of it (the email
-        service notes that an email is about to be handed over)."""
+        service notes that an email is about to be handed over). ``batch_handlers`` (event type ->
+        handler of a list of (event, envelope)) take the place of the one-event handler of that
+        type: the claimed events of a batch are handed to it together, an event alone as a list of one."""
         self.service = service
         self.handlers = handlers
         self.give_up_hooks = give_up_hooks or {}
         self.prepare_hooks = prepare_hooks or {}
+        self.batch_handlers = batch_handlers or {}
         self.batch_lock = batch_lock
         self.retry_policy = retry_policy
 
@@ -180,11 +188,11 @@ class Consumer:
         try:
             with transaction.atomic(using=self.database), connections[self.database].cursor() as cursor:
                 claimed = claim(cursor, self.service.service_name, [i.envelope for i in first.values()], started_at)
-                if self.batch_lock is not None and claimed:
-                    self.batch_lock([i.event for i in first.values() if str(i.envelope.event_id) in claimed])
-                for event_id, item in first.items():
-                    if event_id in claimed:
-                        item.handler(item.event, item.envelope)
+                todo = [item for event_id, item in first.items() if event_id in claimed]
+                if self.batch_lock is not None and todo:
+                    self.batch_lock([item.event for item in todo])
+                for event_type, run in itertools.groupby(todo, key=lambda item: item.delivery.event_type):
+                    self._run(event_type, list(run))
         except Exception as exc:
             logger.info("%s: a batch of %d failed (%s); one at a time", self.service.service_name, len(parsed), exc)
             self._reconnect_if_broken()
@@ -204,10 +212,19 @@ class Consumer:
             with transaction.atomic(using=self.database), connections[self.database].cursor() as cursor:
                 if not claim(cursor, self.service.service_name, [envelope], started_at):
                     return Result(delivery, Outcome.DUPLICATE)
-                item.handler(event, envelope)
+                self._run(delivery.event_type, [item])
         except Exception as exc:
             return self._failed(item, exc)
         return Result(delivery, Outcome.PROCESSED)
+
+    def _run(self, event_type: str, items: list[_Parsed]) -> None:
+        """The handlers of claimed events of one type, in the open transaction."""
+        batch_handler = self.batch_handlers.get(event_type)
+        if batch_handler is not None:
+            batch_handler([(item.event, item.envelope) for item in items])
+            return
+        for item in items:
+            item.handler(item.event, item.envelope)
 
     def _failed(self, item: _Parsed, exc: Exception) -> Result:
         delivery = item.delivery

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_serializer, model_validator
 
 # What one order may hold, chosen so that every order the saga decides fits the order service's
 # columns (total_amount: 14 digits, 2 places; an item's price: 12 digits, 2 places):
@@ -225,16 +225,37 @@ class PushRequested(Event):
     message: str
 
 
-class NotificationDelivered(Event):
-    """The email or push service has delivered a notification (or given up on it)."""
+class DeliveryReport(BaseModel):
+    """What became of one notification's email or push message."""
 
-    topic = "notification.delivered"
-    producers = frozenset({"email-service", "push-service"})
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     notification_id: UUID
     channel: Literal["email", "push"]
     delivered: bool = True
     error: str = ""
+
+
+class NotificationDelivered(Event):
+    """The email or push service has delivered notifications (or given up on them), one report each.
+
+    One event reports a whole batch the service handled together: under load one message, not one
+    per notification. Version 1 carried a single report in the event itself (``notification_id``,
+    ``channel``, ``delivered``, ``error``); it is still read, as a batch of one.
+    """
+
+    topic = "notification.delivered"
+    schema_version = 2
+    producers = frozenset({"email-service", "push-service"})
+
+    reports: Annotated[list[DeliveryReport], Field(min_length=1, max_length=MAX_LINES)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_report(cls, data):
+        if isinstance(data, dict) and "reports" not in data and "notification_id" in data:
+            return {"reports": [{key: data[key] for key in DeliveryReport.model_fields if key in data}]}
+        return data
 
 
 EVENTS: dict[str, type[Event]] = {

@@ -10,7 +10,7 @@ from django.conf import settings
 
 from apps.events.contracts import Envelope, NotificationDelivered, OrderCancelled, OrderCreated, StockRejected
 from apps.notifications.enums import Audience, Channel
-from apps.notifications.services import notification_mark_delivered, notifications_create_for_event
+from apps.notifications.services import notifications_create_for_event, notifications_mark_delivered
 
 
 def on_order_created(event: OrderCreated, envelope: Envelope) -> None:
@@ -70,7 +70,7 @@ def on_stock_rejected(event: StockRejected, envelope: Envelope) -> None:
 
 
 def on_notification_delivered(event: NotificationDelivered, envelope: Envelope) -> None:
-    notification_mark_delivered(notification_id=event.notification_id, delivered=event.delivered, error=event.error)
+    notifications_mark_delivered(event.reports)
 
 
 def _notify_customer(event, *, event_id: UUID, title: str, message: str) -> None:
@@ -101,7 +101,7 @@ def on_outcome_given_up(event: OrderCreated | OrderCancelled | StockRejected, en
 
 
 def on_notification_delivered_given_up(event: NotificationDelivered, envelope: Envelope, error: str) -> None:
-    notification_mark_delivered(notification_id=event.notification_id, delivered=event.delivered, error=event.error)
+    notifications_mark_delivered(event.reports)
 
 
 HANDLERS = {

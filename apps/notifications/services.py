@@ -5,6 +5,7 @@ from uuid import UUID, uuid4
 from django.db import connections, transaction
 from django.utils import timezone
 
+from apps.events.contracts import DeliveryReport
 from apps.notifications.enums import Audience, NotificationStatus
 from apps.notifications.events import DATABASE, record_delivery_requested
 from apps.notifications.models import Notification
@@ -90,6 +91,19 @@ def notifications_create_for_event(
     for notification in made:
         record_delivery_requested(notification)
     return made
+
+
+def notifications_mark_delivered(reports: list[DeliveryReport]) -> None:
+    """Record what the email or push service did for each; the delivered ones in one statement."""
+    delivered = [report.notification_id for report in reports if report.delivered]
+    if delivered:
+        now = timezone.now()
+        Notification.objects.filter(id__in=delivered).exclude(status=NotificationStatus.SENT).update(
+            status=NotificationStatus.SENT, sent_at=now, error_message="", updated_at=now
+        )
+    for report in reports:
+        if not report.delivered:
+            notification_mark_delivered(notification_id=report.notification_id, delivered=False, error=report.error)
 
 
 def notification_mark_delivered(*, notification_id: UUID, delivered: bool, error: str = "") -> None:

@@ -2,13 +2,16 @@
 
 from apps.events.contracts import Envelope, PushRequested
 from apps.push.events import record_push_delivered
-from apps.push.services import push_deliver
+from apps.push.services import Push, push_deliver_many
 
 
 def on_push_requested(event: PushRequested, envelope: Envelope) -> None:
-    push_deliver(
-        notification_id=event.notification_id, customer_id=event.customer_id, title=event.title, message=event.message
-    )
+    on_pushes_requested([(event, envelope)])
+
+
+def on_pushes_requested(requests: list[tuple[PushRequested, Envelope]]) -> None:
+    """A batch's push requests: stored together, reported in one notification.delivered."""
+    push_deliver_many([Push(e.notification_id, e.customer_id, e.title, e.message) for e, _ in requests])
 
 
 def on_push_given_up(event: PushRequested, envelope: Envelope, error: str) -> None:
@@ -17,4 +20,5 @@ def on_push_given_up(event: PushRequested, envelope: Envelope, error: str) -> No
 
 
 HANDLERS = {PushRequested.topic: on_push_requested}
+BATCH_HANDLERS = {PushRequested.topic: on_pushes_requested}
 GIVE_UP_HOOKS = {PushRequested.topic: on_push_given_up}

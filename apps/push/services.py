@@ -1,26 +1,46 @@
+from dataclasses import dataclass
 from uuid import UUID, uuid4
 
 from django.db import connections, transaction
 
-from apps.push.events import DATABASE, record_push_delivered
+from apps.push.events import DATABASE, record_pushes_delivered
 
-# Stored once per notification (the unique notification_id decides), in one statement.
+# Stored once per notification (the unique notification_id decides), all of a batch in one statement.
 _STORE = """
 INSERT INTO push_pushmessage (id, customer_id, notification_id, title, message, created_at)
-VALUES (%s, %s, %s, %s, %s, now())
+VALUES {rows}
 ON CONFLICT (notification_id) DO NOTHING
+RETURNING notification_id
 """
+_STORE_ROW = "(%s, %s, %s, %s, %s, now())"
+
+
+@dataclass(frozen=True)
+class Push:
+    notification_id: UUID
+    customer_id: UUID
+    title: str
+    message: str
 
 
 def push_deliver(*, notification_id: UUID, customer_id: UUID, title: str, message: str) -> bool:
-    """Store the push message for the customer's devices once; False when it was stored already.
+    """Store the push message for the customer's devices once; False when it was stored already."""
+    return bool(push_deliver_many([Push(notification_id, customer_id, title, message)]))
 
-    The message and its delivery event commit together: a message stored without its event
+
+def push_deliver_many(pushes: list[Push]) -> list[UUID]:
+    """Store each push message once; the notifications stored now, reported delivered in one event.
+
+    The messages and their delivery event commit together: a message stored without its event
     would never be reported, since a retry finds the message and stops.
     """
+    params = []
+    for push in pushes:
+        params += [uuid4(), push.customer_id, push.notification_id, push.title[:200], push.message]
     with transaction.atomic(using=DATABASE, savepoint=False), connections[DATABASE].cursor() as cursor:
-        cursor.execute(_STORE, [uuid4(), customer_id, notification_id, title[:200], message])
-        if cursor.rowcount != 1:
-            return False
-        record_push_delivered(notification_id=notification_id)
-    return True
+        cursor.execute(_STORE.format(rows=", ".join([_STORE_ROW] * len(pushes))), params)
+        stored = {row[0] for row in cursor.fetchall()}
+        delivered = [push.notification_id for push in pushes if push.notification_id in stored]
+        if delivered:
+            record_pushes_delivered(delivered)
+    return delivered

@@ -2,13 +2,14 @@
 
 from apps.events.consumer import Consumer, RetryPolicy
 from apps.events.tasks import consumer_tasks
-from apps.push.handlers import GIVE_UP_HOOKS, HANDLERS
+from apps.push.handlers import BATCH_HANDLERS, GIVE_UP_HOOKS, HANDLERS
 from shop.services import get_service
 
 consumer = Consumer(
     get_service("push"),
     HANDLERS,
     give_up_hooks=GIVE_UP_HOOKS,
+    batch_handlers=BATCH_HANDLERS,
     retry_policy=RetryPolicy.from_settings(),
 )
 handle_event, handle_events = consumer_tasks(consumer)

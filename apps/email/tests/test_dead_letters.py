@@ -41,9 +41,9 @@ def test_the_last_failed_retry_dead_letters_and_reports_the_notification_failed(
     inbox = ProcessedMessage.objects.using("email").get(message_id=attributes["event_id"])
     assert inbox.status == "dead_lettered"
     [failed] = OutboxEvent.objects.using("email").filter(event_type="notification.delivered")
-    assert failed.payload["notification_id"] == payload["notification_id"]
-    assert failed.payload["delivered"] is False
-    assert "RecipientUnknown" in failed.payload["error"]
+    assert failed.payload["reports"][0]["notification_id"] == payload["notification_id"]
+    assert failed.payload["reports"][0]["delivered"] is False
+    assert "RecipientUnknown" in failed.payload["reports"][0]["error"]
 
 
 def test_an_earlier_failed_attempt_is_retried_not_dead_lettered(settings):

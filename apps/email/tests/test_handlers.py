@@ -152,12 +152,9 @@ def test_email_requested_records_the_message_and_the_delivery():
     [delivered] = delivered_events()
     assert delivered.topic == "notification.delivered"
     assert delivered.payload == {
-        "notification_id": str(event.notification_id),
-        "channel": "email",
-        "delivered": True,
-        "error": "",
+        "reports": [{"notification_id": str(event.notification_id), "channel": "email", "delivered": True, "error": ""}]
     }
-    assert delivered.ordering_key == str(event.notification_id)
+    assert delivered.correlation_id == event.notification_id
     assert delivered.published_at is None
 
 

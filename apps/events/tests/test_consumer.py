@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.events import consumer as consumer_module
 from apps.events.consumer import Consumer, DatabaseUnavailable, Delivery, Outcome, RetryPolicy
-from apps.events.contracts import NotificationDelivered
+from apps.events.contracts import PushRequested
 from apps.events.models import DeadLetter, OutboxEvent, ProcessedMessage
 from apps.events.outbox import record_event
 from apps.events.testing import message
@@ -38,11 +38,14 @@ class FakeHandler:
 
 def consumer(handler, **options) -> Consumer:
     options.setdefault("retry_policy", POLICY)
-    return Consumer(get_service(DATABASE), {NotificationDelivered.topic: handler}, **options)
+    return Consumer(get_service(DATABASE), {PushRequested.topic: handler}, **options)
 
 
 def deliveries(count: int, retries: int = 0) -> list[Delivery]:
-    events = [NotificationDelivered(notification_id=uuid.uuid4(), channel="push") for _ in range(count)]
+    events = [
+        PushRequested(notification_id=uuid.uuid4(), customer_id=uuid.uuid4(), title="t", message="m")
+        for _ in range(count)
+    ]
     return [Delivery.of(message(event), retries) for event in events]
 
 
@@ -105,7 +108,7 @@ def test_an_event_done_already_is_a_duplicate_and_the_same_event_twice_in_a_batc
 
 def test_a_malformed_event_is_dead_lettered_without_its_handler_and_holds_up_nothing():
     handler, [good, bad] = FakeHandler(), deliveries(2)
-    bad = Delivery(bad.event_type, {"channel": "push"}, bad.attributes)  # no notification_id
+    bad = Delivery(bad.event_type, {"title": "t"}, bad.attributes)  # no notification_id
 
     results = consumer(handler).handle([bad, good])
 
@@ -120,7 +123,7 @@ def test_the_last_retry_is_dead_lettered_and_its_give_up_hook_runs_with_the_erro
 
     results = consumer(
         FakeHandler(fail_for=[notification_id(delivery)]),
-        give_up_hooks={NotificationDelivered.topic: lambda event, envelope, error: given_up.append(error)},
+        give_up_hooks={PushRequested.topic: lambda event, envelope, error: given_up.append(error)},
     ).handle([delivery])
 
     assert results[0].outcome is Outcome.DEAD_LETTERED
@@ -166,8 +169,27 @@ def test_a_prepare_hook_runs_once_per_event_even_when_the_batch_falls_back():
     prepared = []
     handler = FakeHandler(fail_for=[notification_id(batch[0])])
 
-    consumer(
-        handler, prepare_hooks={NotificationDelivered.topic: lambda e, _: prepared.append(e.notification_id)}
-    ).handle(batch)
+    consumer(handler, prepare_hooks={PushRequested.topic: lambda e, _: prepared.append(e.notification_id)}).handle(
+        batch
+    )
 
     assert prepared == [notification_id(d) for d in batch]
+
+
+def test_a_batch_handler_takes_the_claimed_events_together_and_one_alone_as_a_list_of_one():
+    handler, [done, *new] = FakeHandler(), deliveries(3)
+    consumer(handler).handle([done])
+    together = []
+
+    def batch_handler(events):
+        together.append([event.notification_id for event, _ in events])
+        for event, envelope in events:
+            handler(event, envelope)
+
+    batched = consumer(handler, batch_handlers={PushRequested.topic: batch_handler})
+    batched.handle([done, *new])
+    [alone] = deliveries(1)
+    batched.handle([alone])
+
+    assert together == [[notification_id(d) for d in new], [notification_id(alone)]]
+    assert len(effects()) == 4

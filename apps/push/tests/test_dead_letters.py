@@ -13,10 +13,10 @@ pytestmark = pytest.mark.django_db(databases=["push"])
 
 def test_the_last_failed_retry_reports_the_notification_failed(settings, monkeypatch):
     # given: storing push messages fails
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("push store unavailable")
 
-    monkeypatch.setattr("apps.push.handlers.push_deliver", broken)
+    monkeypatch.setattr("apps.push.handlers.push_deliver_many", broken)
     notification_id = str(uuid.uuid4())
     payload = {"notification_id": notification_id, "customer_id": str(uuid.uuid4()), "title": "t", "message": "m"}
     attributes = {"event_id": str(uuid.uuid4()), "event_type": "push.requested", "schema_version": "1"}
@@ -29,6 +29,6 @@ def test_the_last_failed_retry_reports_the_notification_failed(settings, monkeyp
     assert not PushMessage.objects.using("push").exists()
     assert DeadLetter.objects.using("push").filter(event_id=attributes["event_id"]).exists()
     [failed] = OutboxEvent.objects.using("push").filter(event_type="notification.delivered")
-    assert failed.payload["notification_id"] == notification_id
-    assert failed.payload["delivered"] is False
-    assert "push store unavailable" in failed.payload["error"]
+    assert failed.payload["reports"][0]["notification_id"] == notification_id
+    assert failed.payload["reports"][0]["delivered"] is False
+    assert "push store unavailable" in failed.payload["reports"][0]["error"]

@@ -3,8 +3,10 @@ import uuid
 import pytest
 from django.db import transaction
 
+from apps.events.consumer import Delivery
 from apps.events.contracts import Envelope, PushRequested
 from apps.events.models import OutboxEvent
+from apps.events.testing import message
 from apps.push import handlers
 from apps.push.models import PushMessage
 from apps.push.services import push_deliver
@@ -66,12 +68,9 @@ def test_push_requested_records_the_delivery():
     [delivered] = delivered_events()
     assert delivered.topic == "notification.delivered"
     assert delivered.payload == {
-        "notification_id": str(event.notification_id),
-        "channel": "push",
-        "delivered": True,
-        "error": "",
+        "reports": [{"notification_id": str(event.notification_id), "channel": "push", "delivered": True, "error": ""}]
     }
-    assert delivered.ordering_key == str(event.notification_id)
+    assert delivered.correlation_id == event.notification_id
     assert delivered.published_at is None
     assert OutboxEvent.objects.using("push").count() == 1
 
@@ -108,10 +107,10 @@ def test_an_overlong_title_is_cut_to_fit():
 def test_a_failed_attempt_leaves_nothing_behind(monkeypatch):
     """The retry must find neither the message nor its delivery event."""
 
-    def broken_outbox(**kwargs):
+    def broken_outbox(*args, **kwargs):
         raise RuntimeError("outbox unavailable")
 
-    monkeypatch.setattr("apps.push.services.record_push_delivered", broken_outbox)
+    monkeypatch.setattr("apps.push.services.record_pushes_delivered", broken_outbox)
 
     with pytest.raises(RuntimeError):
         handle(push_requested())
@@ -135,3 +134,18 @@ def test_delivering_outside_a_transaction_commits_the_message_with_its_event():
 
 def test_handler_map_covers_the_events_the_service_consumes():
     assert {"push.requested": handlers.on_push_requested} == handlers.HANDLERS
+
+
+def test_a_batch_of_push_requests_is_stored_and_reported_in_one_event():
+    from apps.push.tasks import consumer
+
+    events = [push_requested() for _ in range(3)]
+    seen_before = message(push_requested())
+    consumer.handle([Delivery.of(seen_before)])
+
+    results = consumer.handle([*(Delivery.of(message(e)) for e in events), Delivery.of(seen_before)])
+
+    assert [r.outcome for r in results] == ["processed"] * 3 + ["duplicate"]
+    assert PushMessage.objects.using("push").count() == 4
+    [_, batch_report] = delivered_events()
+    assert [r["notification_id"] for r in batch_report.payload["reports"]] == [str(e.notification_id) for e in events]
