@@ -166,6 +166,8 @@ def test_a_program_stopped_for_good_stays_down_until_started_again_with_its_envi
     time.sleep(0.3)  # several backoff periods
     assert supervisor.pid("worker") is None
     supervisor.start("worker", FAULT_DELAY="30")
+    # killed only once it has started (under load a kill could land before its first line)
+    eventually(lambda: (tmp_path / "seen").read_text().count("\n") == 2, message="the second start")
     supervisor.send_signal("worker", signal.SIGKILL)  # a crash: restarted with the same environment
     eventually(lambda: supervisor.restarts["worker"] == 1, message="the restart")
 

@@ -70,6 +70,13 @@ def cart_remove_item(*, customer_id: UUID, product_sku: str) -> Cart:
     return cart
 
 
+_CONVERTED = """
+UPDATE carts_cart SET cart_locked = true, status = %s, status_reason = '', converted_at = %s, updated_at = %s,
+    conversions = %s
+WHERE id = %s
+"""
+
+
 def cart_convert(*, customer_id: UUID) -> Cart:
     """Lock the active cart and record order-requested, in one transaction."""
     with transaction.atomic(using=DATABASE):
@@ -80,9 +87,10 @@ def cart_convert(*, customer_id: UUID) -> Cart:
         cart.cart_locked = True
         cart.status = CartStatus.PROCESSING
         cart.status_reason = ""
-        cart.converted_at = timezone.now()
+        cart.converted_at = cart.updated_at = timezone.now()
         cart.conversions += 1
-        cart.save(update_fields=["cart_locked", "status", "status_reason", "converted_at", "conversions", "updated_at"])
+        with connections[DATABASE].cursor() as cursor:
+            cursor.execute(_CONVERTED, [cart.status, cart.converted_at, cart.updated_at, cart.conversions, cart.pk])
         record_order_requested(cart)
     return cart
 
@@ -108,6 +116,11 @@ def cart_mark_ordered(*, cart_id: UUID) -> bool:
     )
 
 
+# The customer's unlocked cart, else the one processing (unlocked first), locked for the transaction.
+_EDITABLE_OR_PROCESSING = """
+SELECT * FROM carts_cart WHERE customer_id = %s AND (NOT cart_locked OR status = %s)
+ORDER BY cart_locked LIMIT 1 FOR UPDATE
+"""
 _NEW_CART = """
 INSERT INTO carts_cart (id, customer_id, status, cart_locked, created_at, updated_at, conversions, status_reason)
 VALUES (%s, %s, %s, false, now(), now(), 0, '')
@@ -124,12 +137,8 @@ def _editable_cart(customer_id: UUID, *, create: bool, missing: Exception | None
     that yields to a cart another request created a moment ago.
     """
     for _attempt in range(2):
-        cart = (
-            Cart.objects.select_for_update()
-            .filter(Q(cart_locked=False) | Q(status=CartStatus.PROCESSING), customer_id=customer_id)
-            .order_by("cart_locked")
-            .first()
-        )
+        found = Cart.objects.using(DATABASE).raw(_EDITABLE_OR_PROCESSING, [customer_id, CartStatus.PROCESSING])
+        cart = next(iter(found), None)
         if cart is not None and not cart.cart_locked:
             return cart, False
         if cart is not None:

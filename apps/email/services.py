@@ -12,7 +12,6 @@ from django.db import connections, transaction
 
 from apps.email.enums import EmailStatus
 from apps.email.events import DATABASE, record_email_delivered, record_emails_delivered
-from apps.email.models import CustomerContact
 
 logger = logging.getLogger(__name__)
 
@@ -138,10 +137,14 @@ def _row(notification_id: UUID, customer_id, address: str, subject: str, body: s
 
 
 def _address_of(customer_id: UUID | None) -> str:
-    contact = CustomerContact.objects.filter(customer_id=customer_id, deleted=False).first()
+    with connections[DATABASE].cursor() as cursor:
+        cursor.execute(
+            "SELECT email FROM email_customercontact WHERE customer_id = %s AND NOT deleted LIMIT 1", [customer_id]
+        )
+        contact = cursor.fetchone()
     if contact is None:
         raise RecipientUnknown(f"no email address known for customer {customer_id}")
-    return contact.email
+    return contact[0]
 
 
 def email_failed(*, notification_id: UUID, error: str) -> None:

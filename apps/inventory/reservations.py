@@ -30,12 +30,9 @@ def stock_reserve(*, cart_id: UUID, customer_id: UUID, items: list[Line], attemp
     wanted = Counter()
     for line in items:
         wanted[line.product_sku] += line.quantity
-    stock = dict(
-        InventoryItem.objects.select_for_update()
-        .filter(product_sku__in=wanted)
-        .order_by("product_sku")
-        .values_list("product_sku", "quantity")
-    )
+    with connections[DATABASE].cursor() as cursor:
+        cursor.execute(_LOCK_STOCK, [sorted(wanted)])
+        stock = dict(cursor.fetchall())
     shortfall = [
         ShortfallLine(product_sku=sku, requested=quantity, available=stock.get(sku, 0))
         for sku, quantity in sorted(wanted.items())
@@ -51,12 +48,17 @@ def stock_reserve(*, cart_id: UUID, customer_id: UUID, items: list[Line], attemp
     if shortfall:
         record_stock_rejected(cart_id=cart_id, customer_id=customer_id, details=shortfall, attempt=attempt)
         return False
+    taken = sorted(wanted.items())
     with connections[DATABASE].cursor() as cursor:
-        cursor.execute(_TAKE.format(rows=", ".join(["(%s, %s)"] * len(wanted))), [v for w in wanted.items() for v in w])
-    StockMovement.objects.bulk_create(
-        StockMovement(product_sku=sku, delta=-quantity, kind=MovementKind.RESERVED, reference=f"cart:{cart_id}")
-        for sku, quantity in wanted.items()
-    )
+        cursor.execute(
+            _TAKE,
+            {
+                "skus": [sku for sku, _ in taken],
+                "quantities": [quantity for _, quantity in taken],
+                "kind": MovementKind.RESERVED,
+                "reference": f"cart:{cart_id}",
+            },
+        )
     # What was reserved, one line per SKU: the order is made of exactly these lines.
     record_stock_available(
         cart_id=cart_id, customer_id=customer_id, items=[Line(**line) for line in lines], attempt=attempt
@@ -64,10 +66,20 @@ def stock_reserve(*, cart_id: UUID, customer_id: UUID, items: list[Line], attemp
     return True
 
 
-# Every reserved SKU's stock taken in one statement (the rows are locked already).
+_LOCK_STOCK = """
+SELECT product_sku, quantity FROM inventory_inventoryitem WHERE product_sku = ANY(%s) ORDER BY product_sku FOR UPDATE
+"""
+# Every reserved SKU's stock taken, and the stock ledger written, in one statement (the rows are
+# locked already).
 _TAKE = """
-UPDATE inventory_inventoryitem AS item SET quantity = item.quantity - taken.quantity, updated_at = now()
-FROM (VALUES {rows}) AS taken (product_sku, quantity) WHERE item.product_sku = taken.product_sku
+WITH taken AS (
+    UPDATE inventory_inventoryitem AS item SET quantity = item.quantity - taken.quantity, updated_at = now()
+    FROM unnest(%(skus)s::text[], %(quantities)s::int[]) AS taken (product_sku, quantity)
+    WHERE item.product_sku = taken.product_sku
+    RETURNING item.product_sku, taken.quantity
+)
+INSERT INTO inventory_stockmovement (product_sku, delta, kind, reference, created_at)
+SELECT product_sku, -quantity, %(kind)s, %(reference)s, now() FROM taken
 """
 _DECIDE_NEW = """
 INSERT INTO inventory_reservation (cart_id, customer_id, status, items, attempt, created_at, updated_at)
@@ -92,12 +104,8 @@ def stock_lock_for_batch(events: list) -> None:
     """
     skus = sorted({line.product_sku for event in events for line in getattr(event, "items", ())})
     if skus:
-        list(
-            InventoryItem.objects.select_for_update()
-            .filter(product_sku__in=skus)
-            .order_by("product_sku")
-            .values_list("pk")
-        )
+        with connections[DATABASE].cursor() as cursor:
+            cursor.execute(_LOCK_STOCK, [skus])
 
 
 def stock_reserve_given_up(*, cart_id: UUID, customer_id: UUID, attempt: int | None = None) -> bool:

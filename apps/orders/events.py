@@ -10,7 +10,7 @@ from shop.services import get_service
 DATABASE = get_service("order").database
 
 
-def record_order_created(order: Order, lines: list[OrderItem] | None = None) -> None:
+def record_order_created(order: Order, lines: list[OrderItem] | list[PricedLine] | None = None) -> None:
     """``lines``: the order's items when the caller has them at hand (else they are read)."""
     lines = order.items.all() if lines is None else lines
     event = OrderCreated(

@@ -1,11 +1,11 @@
 """Order writes. Orders are only ever created from a stock reservation (stock-available)."""
 
 from decimal import Decimal
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from django.db import transaction
+from django.db import connections, transaction
 
-from apps.events.contracts import Line
+from apps.events.contracts import Line, PricedLine
 from apps.orders.enums import ALLOWED_TRANSITIONS, OrderStatus
 from apps.orders.events import (
     DATABASE,
@@ -14,12 +14,44 @@ from apps.orders.events import (
     record_order_created,
     record_order_failed,
 )
-from apps.orders.models import CatalogProduct, Order, OrderFailure, OrderItem, OrderStatusChange
+from apps.orders.models import CatalogProduct, Order, OrderFailure, OrderStatusChange
 from shop.errors import Conflict, InvalidRequest, NotFound
 
 
 class PriceUnknown(Exception):
     """The order service has not yet heard of a product it must price; retrying will help."""
+
+
+# Whether the cart's order was made already (or this attempt given up on), and the catalog's prices
+# of the order's SKUs, in one query: one row at least, the SKU and price NULL when none is known.
+_DECIDED_AND_PRICES = """
+SELECT decided.made, product.sku, product.price
+FROM (
+    SELECT EXISTS (SELECT 1 FROM orders_order WHERE cart_id = %(cart)s)
+        OR EXISTS (SELECT 1 FROM orders_orderfailure WHERE cart_id = %(cart)s AND attempt = %(attempt)s) AS made
+) AS decided
+LEFT JOIN orders_catalogproduct AS product ON product.sku = ANY(%(skus)s)
+"""
+# The order, its lines and its first history entry, in one statement; ON CONFLICT on the cart keeps
+# it one order per cart even against a concurrent attempt.
+_CREATE = """
+WITH new_order AS (
+    INSERT INTO orders_order (id, customer_id, cart_id, status, total_amount, cancel_reason, created_at, updated_at)
+    VALUES (%(order)s, %(customer)s, %(cart)s, %(status)s, %(total)s, '', now(), now())
+    ON CONFLICT (cart_id) DO NOTHING
+    RETURNING id, created_at
+), lines AS (
+    INSERT INTO orders_orderitem (order_id, product_sku, quantity, price)
+    SELECT new_order.id, line.sku, line.quantity, line.price
+    FROM new_order, unnest(%(skus)s::text[], %(quantities)s::int[], %(prices)s::numeric[])
+        WITH ORDINALITY AS line (sku, quantity, price, position)
+    ORDER BY line.position
+), history AS (
+    INSERT INTO orders_orderstatuschange (order_id, from_status, to_status, reason, changed_at)
+    SELECT new_order.id, '', %(status)s, 'stock reserved', now() FROM new_order
+)
+SELECT created_at FROM new_order
+"""
 
 
 def order_create_from_reservation(
@@ -28,27 +60,41 @@ def order_create_from_reservation(
     """Create the one order for a cart whose stock is reserved, priced from the catalog.
 
     Returns None when the cart has its order already, or when this attempt was given up on (its
-    stock is back). Runs inside the handler's transaction.
+    stock is back). Runs inside the handler's transaction: two statements and the outbox row.
     """
-    decided = (
-        Order.objects.filter(cart_id=cart_id)
-        .values("pk")
-        .union(OrderFailure.objects.filter(cart_id=cart_id, attempt=attempt or 0).values("pk"), all=True)
-    )
-    if decided.exists():  # made already, or this attempt was given up on: one query for both
+    skus = sorted({line.product_sku for line in items})
+    with connections[DATABASE].cursor() as cursor:
+        cursor.execute(_DECIDED_AND_PRICES, {"cart": cart_id, "attempt": attempt or 0, "skus": skus})
+        rows = cursor.fetchall()
+        if rows[0][0]:
+            return None
+        prices = {sku: price for _, sku, price in rows if sku is not None}
+        missing = set(skus) - prices.keys()
+        if missing:
+            raise PriceUnknown(f"no catalog price yet for {sorted(missing)}")
+        lines = [PricedLine(product_sku=i.product_sku, quantity=i.quantity, price=prices[i.product_sku]) for i in items]
+        total = sum((line.price * line.quantity for line in lines), Decimal("0.00"))
+        order = Order(
+            id=uuid4(), cart_id=cart_id, customer_id=customer_id, status=OrderStatus.CONFIRMED, total_amount=total
+        )
+        cursor.execute(
+            _CREATE,
+            {
+                "order": order.id,
+                "customer": customer_id,
+                "cart": cart_id,
+                "status": order.status,
+                "total": total,
+                "skus": [line.product_sku for line in lines],
+                "quantities": [line.quantity for line in lines],
+                "prices": [line.price for line in lines],
+            },
+        )
+        created = cursor.fetchone()
+    if created is None:  # a concurrent attempt made it a moment ago
         return None
-    skus = {line.product_sku for line in items}
-    prices = dict(CatalogProduct.objects.filter(sku__in=skus).values_list("sku", "price"))
-    missing = skus - prices.keys()
-    if missing:
-        raise PriceUnknown(f"no catalog price yet for {sorted(missing)}")
-    total = sum((prices[line.product_sku] * line.quantity for line in items), Decimal("0.00"))
-    order = Order.objects.create(cart_id=cart_id, customer_id=customer_id, total_amount=total)
-    lines = OrderItem.objects.bulk_create(
-        OrderItem(order=order, product_sku=line.product_sku, quantity=line.quantity, price=prices[line.product_sku])
-        for line in items
-    )
-    OrderStatusChange.objects.create(order=order, to_status=OrderStatus.CONFIRMED, reason="stock reserved")
+    order.created_at = order.updated_at = created[0]
+    order._state.adding, order._state.db = False, DATABASE
     record_order_created(order, lines)
     return order
 

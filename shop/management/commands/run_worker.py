@@ -1,4 +1,8 @@
-"""Run the Celery worker of one service, consuming that service's own queue."""
+"""Run a Celery worker for one service's queue, or for several services' queues in one process.
+
+Production runs one worker per service (one deployment each, scaled on its queue); locally
+`make run` groups them, so that two cores are not shared by six worker processes.
+"""
 
 import os
 
@@ -10,10 +14,10 @@ from shop.services import QUEUE_PREFIX, SERVICES
 
 
 class Command(BaseCommand):
-    help = "Start a Celery worker for one service's queue (acks late, requeue on worker loss)."
+    help = "Start a Celery worker for the queues of the services named (acks late, requeue on worker loss)."
 
     def add_arguments(self, parser):
-        parser.add_argument("service", choices=sorted(SERVICES))
+        parser.add_argument("services", nargs="+", choices=sorted(SERVICES), metavar="service")
         parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CELERY_CONCURRENCY", "4")))
         # Threads: handlers mostly wait on PostgreSQL, and a thread takes a task without the
         # prefork pool's pipe hand-over between processes (measured in the README's benchmark).
@@ -23,20 +27,21 @@ class Command(BaseCommand):
         parser.add_argument("--loglevel", default=os.environ.get("CELERY_LOG_LEVEL", "INFO"))
 
     def handle(self, *args, **options):
-        service = SERVICES[options["service"]]
+        services = [SERVICES[name] for name in dict.fromkeys(options["services"])]
         try:
-            ensure_task_queue(service)
+            for service in services:
+                ensure_task_queue(service)
         except QueueNotMigrated as exc:
             raise CommandError(str(exc)) from exc
-        # Its own queue only: the worker binds what it knows to Celery's delayed-delivery exchange,
+        # Its own queues only: the worker binds what it knows to Celery's delayed-delivery exchange,
         # and the other services' queues may not exist yet.
-        app.conf.task_queues = [task_queue(service)]
+        app.conf.task_queues = [task_queue(service) for service in services]
         app.worker_main(
             [
                 "worker",
-                f"--queues={service.queue}",
+                f"--queues={','.join(service.queue for service in services)}",
                 # unique per platform on a shared broker (its remote-control queue is exclusive)
-                f"--hostname={QUEUE_PREFIX}{service.name}@%h",
+                f"--hostname={QUEUE_PREFIX}{'-'.join(service.name for service in services)}@%h",
                 f"--pool={options['pool']}",
                 f"--concurrency={options['concurrency']}",
                 f"--loglevel={options['loglevel']}",
