@@ -2,10 +2,12 @@
 
 import io
 import json
+import threading
 import time
 import uuid
 
 import pytest
+from amqp.exceptions import NotFound
 from django.core.management import call_command
 from django.db import transaction
 from google.api_core.exceptions import PermissionDenied
@@ -280,3 +282,47 @@ def test_the_bridge_dead_letters_a_mislabelled_event_and_one_from_a_service_that
         "event type 'order.cancelled' on topic 'stock.rejected'",
         "producer 'order-service' may not publish 'stock.rejected'",
     ]
+
+
+@pytest.mark.parametrize(("mode", "task_name"), [("streaming", "cart.handle_event"), ("unary", "cart.handle_events")])
+def test_the_bridge_running_hands_what_it_receives_to_the_broker_and_acknowledges_it(
+    provisioned, queue_prefix, settings, mode, task_name
+):
+    """Both pull paths, as the process runs them: streaming pull (Google Cloud) and long-polling Pull."""
+    # given: a bridge running on the cart's stock.rejected subscription
+    settings.BRIDGE_PULL = mode
+    subscription = Subscription(services.SERVICES["cart"], "stock.rejected")
+    bridge = Bridge([subscription])
+    running = threading.Thread(target=bridge.run, daemon=True)
+    running.start()
+    try:
+        # when: two events are published
+        event_ids = [str(uuid.uuid4()) for _ in range(2)]
+        client = publisher()
+        for event_id in event_ids:
+            payload = {"cart_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "details": []}
+            client.publish(
+                topic_path("stock.rejected"),
+                json.dumps(payload).encode(),
+                event_id=event_id,
+                producer="inventory-service",
+            ).result(timeout=30)
+
+        # then: the broker holds a task for each, of the path's kind
+        tasks, deadline = [], time.monotonic() + 30
+        while time.monotonic() < deadline and sum(len(events) for _, events in tasks) < 2:
+            try:
+                taken = broker_messages(f"{queue_prefix}cart")
+            except NotFound:  # the queue is declared with the first task sent
+                taken = []
+            for task in taken:
+                args = json.loads(task.body)[0]  # protocol 2: [args, kwargs, embed]
+                tasks.append((task.headers["task"], [args] if mode == "streaming" else args[0]))
+            time.sleep(0.2)
+    finally:
+        bridge.stop()
+        running.join(timeout=20)
+    assert {name for name, _ in tasks} == {task_name}
+    assert sorted(attributes["event_id"] for _, events in tasks for _, _, attributes in events) == sorted(event_ids)
+    # and Pub/Sub has them acknowledged: nothing comes back
+    assert pull(subscription.name, 1, timeout=3) == []
