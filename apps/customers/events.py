@@ -6,6 +6,8 @@ from apps.events.outbox import record_event
 from shop.services import get_service
 
 DATABASE = get_service("customer").database
+# What this service publishes (its consumers: HANDLERS in handlers.py); shop/topology.py joins the two.
+PUBLISHES = (CustomerChanged,)
 
 
 def record_customer_changed(customer: Customer, *, deleted: bool = False) -> None:

@@ -7,6 +7,8 @@ from apps.events.outbox import record_event
 from shop.services import get_service
 
 DATABASE = get_service("email").database
+# What this service publishes (its consumers: HANDLERS in handlers.py); shop/topology.py joins the two.
+PUBLISHES = (NotificationDelivered,)
 
 
 def record_email_delivered(*, notification_id: UUID, delivered: bool, error: str = "") -> None:

@@ -7,6 +7,8 @@ from apps.events.outbox import record_event
 from shop.services import get_service
 
 DATABASE = get_service("inventory").database
+# What this service publishes (its consumers: HANDLERS in handlers.py); shop/topology.py joins the two.
+PUBLISHES = (StockAvailable, StockRejected)
 
 
 def record_stock_available(*, cart_id: UUID, customer_id: UUID, items: list[Line], attempt: int | None) -> None:

@@ -7,6 +7,8 @@ from apps.notifications.models import Notification
 from shop.services import get_service
 
 DATABASE = get_service("notification").database
+# What this service publishes (its consumers: HANDLERS in handlers.py); shop/topology.py joins the two.
+PUBLISHES = (EmailRequested, PushRequested)
 
 
 def record_delivery_requested(notification: Notification) -> None:

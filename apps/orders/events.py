@@ -8,6 +8,8 @@ from apps.orders.models import Order, OrderFailure, OrderItem
 from shop.services import get_service
 
 DATABASE = get_service("order").database
+# What this service publishes (its consumers: HANDLERS in handlers.py); shop/topology.py joins the two.
+PUBLISHES = (OrderRequested, OrderCreated, OrderCancelled, OrderFailed)
 
 
 def record_order_created(order: Order, lines: list[OrderItem] | list[PricedLine] | None = None) -> None:

@@ -6,6 +6,8 @@ from apps.products.models import Product
 from shop.services import get_service
 
 DATABASE = get_service("product").database
+# What this service publishes (its consumers: HANDLERS in handlers.py); shop/topology.py joins the two.
+PUBLISHES = (ProductChanged,)
 
 
 def record_product_changed(product: Product, *, deleted: bool = False) -> None:
