@@ -111,8 +111,9 @@ def main() -> int:
     parser.add_argument("--read-seconds", type=int, default=10)
     parser.add_argument("--read-connections", type=int, default=32)
     parser.add_argument("--running", action="store_true", help="use the platform `make run` started")
-    parser.add_argument("--web-concurrency", default=os.environ.get("WEB_CONCURRENCY", "2"))
-    parser.add_argument("--celery-concurrency", default=os.environ.get("CELERY_CONCURRENCY", "4"))
+    # Empty: what `make run` runs (gunicorn workers per service from the registry, 4 worker threads).
+    parser.add_argument("--web-concurrency", default=os.environ.get("WEB_CONCURRENCY", ""))
+    parser.add_argument("--celery-concurrency", default=os.environ.get("CELERY_CONCURRENCY", ""))
     parser.add_argument("--results", type=Path, default=ROOT / "results")
     parser.add_argument("--profile", action="store_true", help="sample every platform process with py-spy")
     args = parser.parse_args()

@@ -109,7 +109,8 @@ def run_chaos(args, workdir: Path) -> dict:
     if not emulator.reachable(host):
         emulator_process = emulator.start(host, "shop-local", workdir / "pubsub.log")
     os.environ["PUBSUB_EMULATOR_HOST"] = host
-    platform = Platform(workdir / "platform", host, WEB_CONCURRENCY="2", CELERY_CONCURRENCY="2", LOG_LEVEL="WARNING")
+    # `make run`'s sizing (empty: the registry's gunicorn workers per service, 4 worker threads)
+    platform = Platform(workdir / "platform", host, WEB_CONCURRENCY="", CELERY_CONCURRENCY="", LOG_LEVEL="WARNING")
     (workdir / "platform").mkdir(parents=True, exist_ok=True)
     try:
         platform.setup()

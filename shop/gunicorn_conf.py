@@ -8,7 +8,7 @@ _service = get_service(os.environ["SHOP_SERVICE"])
 
 wsgi_app = "shop.wsgi:application"
 bind = f"{os.environ.get('WEB_HOST', '127.0.0.1')}:{os.environ.get('PORT', _service.port)}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = int(os.environ.get("WEB_CONCURRENCY") or _service.web_workers)
 threads = int(os.environ.get("WEB_THREADS", "1"))
 proc_name = _service.service_name
 accesslog = os.environ.get("WEB_ACCESS_LOG") or None

@@ -60,7 +60,7 @@ def wait_until(condition, *, timeout: float = 20.0, interval: float = 0.1, messa
 
 
 def process_kind(name: str) -> str:
-    """What a platform process is: "cart-web" -> "web", "inventory-worker" -> "worker", "relay" -> "relay"."""
+    """What a platform process is: "cart-web" -> "web", "saga-worker" -> "worker", "relay" -> "relay"."""
     return name.rsplit("-", 1)[-1]
 
 

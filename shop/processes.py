@@ -8,15 +8,27 @@ from pathlib import Path
 
 from shop.services import SERVICES, Service
 from shop.supervisor import Program
-from shop.topology import handlers_of
 
 
 def web_command(python: str) -> str:
     return f"{shlex.quote(python)} -m gunicorn -c shop/gunicorn_conf.py"
 
 
-def worker_command(python: str, service: Service) -> str:
-    return f"{shlex.quote(python)} manage.py run_worker {service.name}"
+# Locally the six consuming services share two worker processes, one per stage of an order, so
+# that two cores are not split among six; production runs one worker per service (docker/).
+WORKER_GROUPS = {"saga": ("cart", "inventory", "order"), "delivery": ("notification", "email", "push")}
+
+
+def worker_command(python: str, services: list[Service]) -> str:
+    return f"{shlex.quote(python)} manage.py run_worker {' '.join(service.name for service in services)}"
+
+
+def worker_of(service_name: str) -> str:
+    """The name of the local worker process that consumes a service's queue."""
+    for group, members in WORKER_GROUPS.items():
+        if service_name in members:
+            return f"{group}-worker"
+    raise LookupError(f"no local worker consumes {service_name!r}'s queue")
 
 
 def platform_processes(python: str, *, port_offset: int = 0) -> dict[str, tuple[str, dict[str, str]]]:
@@ -32,9 +44,8 @@ def platform_processes(python: str, *, port_offset: int = 0) -> dict[str, tuple[
     }
     processes["relay"] = (f"{py} manage.py run_relay", {})
     processes["bridge"] = (f"{py} manage.py run_bridge", {})
-    for service in SERVICES.values():
-        if handlers_of(service):  # a service that consumes no events needs no worker
-            processes[f"{service.name}-worker"] = (worker_command(python, service), {})
+    for group, members in WORKER_GROUPS.items():
+        processes[f"{group}-worker"] = (worker_command(python, [SERVICES[name] for name in members]), {})
     return processes
 
 

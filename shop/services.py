@@ -18,6 +18,9 @@ class Service:
     name: str
     port: int
     app_label: str
+    # gunicorn workers when WEB_CONCURRENCY does not say: two for the services every order or
+    # catalog page goes through, one for the rest (`make run` shares two cores among all of them).
+    web_workers: int = 1
 
     @property
     def service_name(self) -> str:
@@ -40,12 +43,12 @@ class Service:
 SERVICES: dict[str, Service] = {
     service.name: service
     for service in (
-        Service(name="order", port=3000, app_label="orders"),
-        Service(name="product", port=3001, app_label="products"),
+        Service(name="order", port=3000, app_label="orders", web_workers=2),
+        Service(name="product", port=3001, app_label="products", web_workers=2),
         Service(name="inventory", port=3002, app_label="inventory"),
         Service(name="notification", port=3003, app_label="notifications"),
         Service(name="email", port=3004, app_label="email"),
-        Service(name="cart", port=3005, app_label="carts"),
+        Service(name="cart", port=3005, app_label="carts", web_workers=2),
         Service(name="customer", port=3006, app_label="customers"),
         Service(name="push", port=3007, app_label="push"),
     )

@@ -8,6 +8,7 @@ from apps.events.contracts import EVENTS
 from bench.measure import HOPS
 from shop import topology
 from shop.audit import NOTIFYING_EVENTS
+from shop.processes import WORKER_GROUPS
 from shop.services import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,3 +61,9 @@ def test_the_audit_counts_notifications_for_events_their_publishers_publish_and_
     for topic, producer in NOTIFYING_EVENTS.items():
         assert producer in flows[topic].producers
         assert "notification" in flows[topic].consumers
+
+
+def test_the_local_worker_groups_consume_every_queue_that_has_handlers_once():
+    grouped = [name for members in WORKER_GROUPS.values() for name in members]
+    consuming = [service.name for service in SERVICES.values() if topology.handlers_of(service)]
+    assert sorted(grouped) == sorted(consuming)

@@ -43,7 +43,7 @@ def back_to_the_broker(reason: str, exc: Exception) -> Reject:
 
 def consumer_tasks(consumer: Consumer) -> tuple[Task, Task]:
     """The service's two tasks: ``handle_event`` (one event) and ``handle_events`` (a pulled batch)."""
-    if settings.HANDLER_FAULT_DELAY_SECONDS:
+    if settings.HANDLER_FAULT_DELAY_SECONDS and faults.applies_to(consumer.service.name):
         consumer = faults.slowed(consumer, settings.HANDLER_FAULT_DELAY_SECONDS)
     service = consumer.service
 

@@ -67,3 +67,4 @@ HANDLER_RETRY_BACKOFF_MAX = env.int("HANDLER_RETRY_BACKOFF_MAX", default=60)
 # Fault injection for tests and chaos runs only: each handler sleeps this long after its effects,
 # before its transaction commits, so that a worker can be killed in the middle of a task.
 HANDLER_FAULT_DELAY_SECONDS = env.float("HANDLER_FAULT_DELAY_SECONDS", default=0.0)
+HANDLER_FAULT_DELAY_SERVICES = env.list("HANDLER_FAULT_DELAY_SERVICES", default=[])  # empty: every service

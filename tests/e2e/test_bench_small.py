@@ -22,6 +22,7 @@ def test_a_small_benchmark_places_every_order_and_leaves_the_invariants_whole(pl
         orders=30,
         rate=0,
         skus=3,
+        items=3,
         read_seconds=1,
         read_connections=4,
         web_concurrency="1",

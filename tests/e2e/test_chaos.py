@@ -12,7 +12,7 @@ from shop.launcher import ROOT, wait_until
 
 pytestmark = pytest.mark.e2e
 
-VICTIMS = ("inventory-worker", "bridge", "relay", "order-worker", "notification-worker")
+VICTIMS = ("saga-worker", "bridge", "relay", "delivery-worker")
 
 
 def test_killing_workers_bridge_and_relay_mid_load_loses_and_doubles_nothing(supervised_platform):

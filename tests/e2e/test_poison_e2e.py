@@ -7,6 +7,7 @@ import uuid
 import pytest
 from kombu import Connection
 
+from shop.processes import worker_of
 from shop.services import SERVICES
 from tests.e2e.harness import wait_until
 from tests.e2e.test_saga import add, convert, new_customer, new_product, outcome, stock
@@ -109,7 +110,7 @@ def test_nul_poisons_on_several_topics_are_dead_lettered_once_and_orders_confirm
     # and the machine goes quiet: nothing is handed back for ever
     wait_until(lambda: not any(queue_depths(platform).values()), timeout=30, message="empty task queues")
     before = {(service, event_id): inbox(platform, service, event_id) for service, event_id in sent}
-    logs = {f"{s}-worker": platform.log(f"{s}-worker").count("dead-lettering") for s, _ in sent}
+    logs = {worker_of(s): platform.log(worker_of(s)).count("dead-lettering") for s, _ in sent}
     time.sleep(5)
     assert {(s, e): inbox(platform, s, e) for s, e in before} == before
     assert {name: platform.log(name).count("dead-lettering") for name in logs} == logs
@@ -150,7 +151,7 @@ def test_a_failed_event_is_retried_later_through_the_broker_and_then_succeeds(pl
     customer_id, notification_id = str(uuid.uuid4()), str(uuid.uuid4())
     request = {"notification_id": notification_id, "customer_id": customer_id, "subject": "Hello", "body": "Hi."}
     publish_event(platform, "email.requested", "notification-service", request)
-    wait_until(lambda: "will retry" in platform.log("email-worker"), message="a first failed attempt")
+    wait_until(lambda: "will retry" in platform.log(worker_of("email")), message="a first failed attempt")
 
     # when: the address arrives
     contact = {"customer_id": customer_id, "name": "Late", "email": "late@example.com", "version": 1}

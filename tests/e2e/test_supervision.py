@@ -67,7 +67,7 @@ def made_run(pubsub_emulator, tmp_path_factory):
         platform.teardown()
 
 
-@pytest.mark.parametrize("victim", ["inventory-worker", "bridge", "relay", "cart-web"])
+@pytest.mark.parametrize("victim", ["saga-worker", "bridge", "relay", "cart-web"])
 def test_a_process_sigkilled_under_make_run_is_restarted_and_orders_still_confirm(made_run, victim):
     # given
     platform = made_run.platform

@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("services", nargs="+", choices=sorted(SERVICES), metavar="service")
-        parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CELERY_CONCURRENCY", "4")))
+        parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CELERY_CONCURRENCY") or 4))
         # Threads: handlers mostly wait on PostgreSQL, and a thread takes a task without the
         # prefork pool's pipe hand-over between processes (measured in the README's benchmark).
         parser.add_argument(
