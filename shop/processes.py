@@ -59,6 +59,9 @@ def platform_programs(
     """
     # exec: the program itself leads its process group, so the pid the supervisor watches and
     # the exit status it reports are the program's own, not those of a shell waiting for it.
+    # gunicorn reads WEB_CONCURRENCY itself, and fails on an empty one: empty means "not set" here
+    # (each service's gunicorn workers from the registry).
+    env = {key: value for key, value in env.items() if not (key == "WEB_CONCURRENCY" and not value)}
     return [
         Program(
             name,
