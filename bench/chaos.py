@@ -25,7 +25,7 @@ from bench import measure
 from bench.load import Driver, Target, console, http_client, prepare
 from shop import emulator
 from shop.launcher import ROOT, Platform, process_kind, wait_until
-from shop.services import SERVICES
+from shop.registry import SERVICES
 
 KINDS = ("web", "relay", "bridge", "worker")
 

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench import measure
 from shop.launcher import Platform, wait_until
-from shop.services import SERVICES
+from shop.registry import SERVICES
 
 console = Console()
 logging.getLogger("matplotlib").setLevel(logging.WARNING)

@@ -29,7 +29,7 @@ from kombu import Connection
 
 from shop import emulator
 from shop.processes import platform_programs
-from shop.services import SERVICES
+from shop.registry import SERVICES
 from shop.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parents[1]

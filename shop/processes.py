@@ -6,7 +6,7 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
-from shop.services import SERVICES, Service
+from shop.registry import SERVICES, Service
 from shop.supervisor import Program
 from shop.topology import handlers_of
 

@@ -44,7 +44,7 @@ from apps.orders.tests.factories import OrderFactory
 from apps.products.services import product_create, product_update
 from apps.push.models import PushMessage
 from shop import audit
-from shop.services import SERVICES
+from shop.registry import SERVICES
 from shop.topology import handlers_of, subscriptions
 
 ALL_DATABASES = ["default", *SERVICES]

@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.events.contracts import EVENTS
 from apps.events.models import OutboxEvent
 from apps.events.signing import envelope_signature
-from shop.services import SERVICES
+from shop.registry import SERVICES
 from shop.topology import Subscription, handlers_of
 from workers.bridge import Unroutable, route
 from workers.relay import pubsub_message

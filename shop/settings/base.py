@@ -12,7 +12,7 @@ import environ
 import orjson
 from django.core.exceptions import ImproperlyConfigured
 
-from shop.services import SERVICES, get_service
+from shop.registry import SERVICES, get_service
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from kombu import Connection
 
-from shop.services import SERVICES
+from shop.registry import SERVICES
 from tests.e2e.harness import wait_until
 from tests.e2e.test_saga import add, convert, new_customer, new_product, outcome, stock
 

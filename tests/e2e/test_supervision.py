@@ -13,7 +13,7 @@ import pytest
 
 from shop import emulator
 from shop.launcher import ROOT, Platform, wait_until
-from shop.services import SERVICES
+from shop.registry import SERVICES
 from shop.supervisor import live_groups
 from tests.e2e.test_saga import add, convert, new_customer, new_product, outcome
 

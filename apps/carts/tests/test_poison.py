@@ -15,7 +15,7 @@ from apps.events import consumer as event_consumer
 from apps.events import dead_letters
 from apps.events.models import DeadLetter, ProcessedMessage
 from apps.events.testing import message
-from shop.services import get_service
+from shop.registry import get_service
 
 pytestmark = pytest.mark.django_db(databases=["cart"])
 

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand
 
 from shop import emulator
 from shop.processes import platform_programs
-from shop.services import SERVICES
+from shop.registry import SERVICES
 from shop.supervisor import Supervisor
 
 
