@@ -6,18 +6,12 @@ Without ``SHOP_SERVICE`` (management commands, tests, the workers) every connect
 """
 
 from datetime import timedelta
-from pathlib import Path
 
-import environ
 import orjson
 from django.core.exceptions import ImproperlyConfigured
 
 from shop.registry import SERVICES, get_service
-
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
-
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+from shop.settings.environment import BASE_DIR, env  # noqa: F401 - BASE_DIR is a setting too
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
