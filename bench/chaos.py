@@ -23,8 +23,8 @@ from pathlib import Path
 
 from bench import measure
 from bench.load import Driver, Target, console, http_client, prepare
-from shop import emulator
-from shop.launcher import ROOT, Platform, process_kind, wait_until
+from runner import emulator
+from runner.launcher import ROOT, Platform, process_kind, wait_until
 from shop.registry import SERVICES
 
 KINDS = ("web", "relay", "bridge", "worker")

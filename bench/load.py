@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import measure
-from shop.launcher import Platform, wait_until
+from runner.launcher import Platform, wait_until
 from shop.registry import SERVICES
 
 console = Console()

@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.idempotency",
     *[f"apps.{service.app_label}" for service in SERVICES.values()],
+    # Tooling, for its management commands only: `manage.py run_platform` (runner).
+    "runner",
 ]
 
 MIDDLEWARE = [

@@ -6,8 +6,8 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
+from runner.supervisor import Program
 from shop.registry import SERVICES, Service
-from shop.supervisor import Program
 from shop.topology import handlers_of
 
 
