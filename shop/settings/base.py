@@ -36,8 +36,10 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.idempotency",
     *[f"apps.{service.app_label}" for service in SERVICES.values()],
-    # Tooling, for its management commands only: `manage.py run_platform` (runner).
+    # Tooling, for its management commands only: `manage.py run_platform` (runner) and
+    # `manage.py audit_invariants` (audit).
     "runner",
+    "audit",
 ]
 
 MIDDLEWARE = [
