@@ -36,8 +36,9 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.idempotency",
     *[f"apps.{service.app_label}" for service in SERVICES.values()],
-    # Tooling, for its management commands only: `manage.py run_platform` (runner) and
-    # `manage.py audit_invariants` (audit).
+    # For their management commands only (no models): `manage.py run_relay` and `run_bridge`
+    # (workers), and the tooling's `run_platform` (runner) and `audit_invariants` (audit).
+    "workers",
     "runner",
     "audit",
 ]
