@@ -14,10 +14,10 @@ from apps.events.contracts import Line, OrderRequested
 from apps.events.models import OutboxEvent
 from apps.events.provisioning import Provisioner
 from apps.events.pubsub import publisher, subscriber, subscription_path, topic_path
-from apps.events.testing import recorded
 from shop import registry
 from shop.celery import app as celery_app
 from shop.topology import Subscription
+from testsupport.events import recorded
 from workers.bridge import Bridge, PulledMessage
 from workers.relay import OutboxRelay, PublishingStalled
 

@@ -16,11 +16,11 @@ from google.api_core.exceptions import DeadlineExceeded, NotFound, ServiceUnavai
 
 from apps.events.contracts import Line, NotificationDelivered, OrderRequested
 from apps.events.pubsub import batch_publisher, publisher
-from apps.events.testing import recorded
 from runner import emulator
 from shop import registry
 from shop.celery import app as celery_app
 from shop.topology import Subscription
+from testsupport.events import recorded
 from workers.bridge import Bridge
 from workers.relay import OutboxRelay
 

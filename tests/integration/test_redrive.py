@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from apps.events.contracts import Line, OrderRequested
 from apps.events.models import OutboxEvent, ProcessedMessage
-from apps.events.testing import recorded
 from shop import registry
 from shop.celery import app as celery_app
+from testsupport.events import recorded
 from workers.redrive import Redriver, broker_backlog, redrive
 from workers.relay import OutboxRelay
 

@@ -11,7 +11,7 @@ from apps.carts.tasks import handle_event, handle_events
 from apps.carts.tests.factories import CartFactory, CartItemFactory
 from apps.events.contracts import OrderCreated, PricedLine, ProductChanged, ShortfallLine, StockRejected
 from apps.events.models import ProcessedMessage
-from apps.events.testing import message
+from testsupport.events import message
 
 pytestmark = pytest.mark.django_db(databases=["cart"])
 

@@ -17,7 +17,7 @@ from apps.inventory.models import InventoryItem, Reservation, StockMovement
 from apps.inventory.tasks import handle_event
 from apps.inventory.tests.audit import conservation_breaches, stock
 from apps.inventory.tests.factories import attributes_for, order_cancelled, order_requested
-from shop.testing import WAIT_SECONDS, ConcurrentCalls
+from testsupport.concurrency import WAIT_SECONDS, ConcurrentCalls
 
 pytestmark = pytest.mark.django_db(databases=["inventory"], transaction=True)
 
