@@ -46,6 +46,7 @@ from apps.push.models import PushMessage
 from audit import invariants
 from shop.registry import SERVICES
 from shop.topology import handlers_of, subscriptions
+from testsupport.events import relayed
 
 ALL_DATABASES = ["default", *SERVICES]
 pytestmark = pytest.mark.django_db(databases=ALL_DATABASES)
@@ -78,13 +79,7 @@ def deliver_all(*, lose=(), handlers=None) -> int:
                 for consumer in consumers.get(row.topic, []):
                     if (consumer.name, row.topic) in lose:
                         continue
-                    attributes = {
-                        "event_id": str(row.event_id),
-                        "event_type": row.event_type,
-                        "occurred_at": row.occurred_at.isoformat(),
-                        "schema_version": str(row.schema_version),
-                    }
-                    event, envelope = parse(row.event_type, row.payload, attributes)
+                    event, envelope = parse(*relayed(row))
                     consume(
                         database=consumer.database,
                         service_name=consumer.service_name,
