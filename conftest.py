@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
-from shop.services import get_service
+from shop.registry import get_service
 
 
 @pytest.fixture

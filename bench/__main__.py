@@ -28,8 +28,8 @@ import psutil
 from bench import measure
 from bench.load import Driver, Target, console, http_client, prepare
 from bench.profile import Profiler, py_spy_path
-from shop import emulator
-from shop.launcher import ROOT, Platform, process_kind
+from runner import emulator
+from runner.launcher import ROOT, Platform, process_kind
 
 
 def cpu_by_kind(platform: Platform | None) -> dict[str, float]:

@@ -2,7 +2,7 @@
 
     python -m bench.chaos [--orders 600] [--customers 32] [--kills 40] [--no-infra-restarts]
 
-Starts a platform of its own under the supervisor `make run` uses (shop.supervisor), which
+Starts a platform of its own under the supervisor `make run` uses (runner.supervisor), which
 restarts whatever dies, drives orders through the real API, and meanwhile SIGKILLs random
 processes of every kind (web servers, relay, bridge, workers), and restarts PostgreSQL and the
 Celery broker once each. Then it waits for the backlog to drain and runs audit_invariants.
@@ -23,9 +23,9 @@ from pathlib import Path
 
 from bench import measure
 from bench.load import Driver, Target, console, http_client, prepare
-from shop import emulator
-from shop.launcher import ROOT, Platform, process_kind, wait_until
-from shop.services import SERVICES
+from runner import emulator
+from runner.launcher import ROOT, Platform, process_kind, wait_until
+from shop.registry import SERVICES
 
 KINDS = ("web", "relay", "bridge", "worker")
 

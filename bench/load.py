@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import measure
-from shop.launcher import Platform, wait_until
-from shop.services import SERVICES
+from runner.launcher import Platform, wait_until
+from shop.registry import SERVICES
 
 console = Console()
 logging.getLogger("matplotlib").setLevel(logging.WARNING)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from shop.launcher import Platform, process_kind
+from runner.launcher import Platform, process_kind
 
 SAMPLES_PER_SECOND = 50
 # Inclusive shares are reported for these: a sample counts once for each that is on its stack.

@@ -15,7 +15,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 
 from apps.events.admin import register_messaging_admin
-from shop.services import Service
+from shop.registry import Service
 
 
 class ServiceAdminSite(admin.AdminSite):

@@ -2,7 +2,7 @@
 
 import os
 
-from shop.services import get_service
+from shop.registry import get_service
 
 _service = get_service(os.environ["SHOP_SERVICE"])
 

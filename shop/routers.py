@@ -5,7 +5,7 @@ service database and are always used with an explicit ``.using(alias)``; staff a
 and the admin log live in "default". Relations across databases are refused.
 """
 
-from shop.services import SERVICE_BY_APP_LABEL, SERVICES
+from shop.registry import SERVICE_BY_APP_LABEL, SERVICES
 
 SHARED_APPS = {"events", "idempotency"}  # a table in every service database
 

@@ -12,7 +12,7 @@ from importlib import import_module, util
 
 from apps.events.contracts import EVENTS
 from apps.events.pubsub import dead_letter_name, subscription_name
-from shop.services import SERVICES, Service
+from shop.registry import SERVICES, Service
 
 
 @dataclass(frozen=True)

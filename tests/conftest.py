@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from shop import emulator
+from runner import emulator
 
 
 @pytest.fixture(scope="session")

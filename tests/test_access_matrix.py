@@ -28,7 +28,7 @@ from apps.orders.tests.factories import lines, place_order
 from apps.products.demo import seed as seed_products
 from apps.push.tests.factories import PushMessageFactory
 from shop.access import Access, rule_for
-from shop.services import SERVICES, get_service
+from shop.registry import SERVICES, get_service
 
 A = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")  # John: owns everything the requests point at
 B = uuid.UUID("550e8400-e29b-41d4-a716-446655440001")  # Jane

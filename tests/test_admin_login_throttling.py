@@ -10,8 +10,8 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import User
 
+from shop.registry import SERVICES
 from shop.routers import ServiceRouter
-from shop.services import SERVICES
 
 ALL_DATABASES = ["default", *SERVICES]
 LOGIN = "/admin/login/?next=/admin/"

@@ -1,4 +1,4 @@
-"""The invariant audit (shop/audit.py, manage.py audit_invariants) against states made by the real services.
+"""The invariant audit (audit/invariants.py, manage.py audit_invariants) against states made by the real services.
 
 A small in-process stand-in for the relay, the bridge and the workers (``deliver_all``) moves
 every committed event to the services subscribed to it, through the real inbox and handlers,
@@ -43,9 +43,10 @@ from apps.orders.services import order_cancel
 from apps.orders.tests.factories import OrderFactory
 from apps.products.services import product_create, product_update
 from apps.push.models import PushMessage
-from shop import audit
-from shop.services import SERVICES
+from audit import invariants
+from shop.registry import SERVICES
 from shop.topology import handlers_of, subscriptions
+from testsupport.events import relayed
 
 ALL_DATABASES = ["default", *SERVICES]
 pytestmark = pytest.mark.django_db(databases=ALL_DATABASES)
@@ -78,13 +79,7 @@ def deliver_all(*, lose=(), handlers=None) -> int:
                 for consumer in consumers.get(row.topic, []):
                     if (consumer.name, row.topic) in lose:
                         continue
-                    attributes = {
-                        "event_id": str(row.event_id),
-                        "event_type": row.event_type,
-                        "occurred_at": row.occurred_at.isoformat(),
-                        "schema_version": str(row.schema_version),
-                    }
-                    event, envelope = parse(row.event_type, row.payload, attributes)
+                    event, envelope = parse(*relayed(row))
                     consume(
                         database=consumer.database,
                         service_name=consumer.service_name,
@@ -144,7 +139,7 @@ def shop():
 
 def run(*, grace=0, later=0, bound=None):
     """The audit, as if started ``later`` seconds from now."""
-    return audit.run_audit(grace_seconds=grace, bound_seconds=bound, now=timezone.now() + timedelta(seconds=later))
+    return invariants.run_audit(grace_seconds=grace, bound_seconds=bound, now=timezone.now() + timedelta(seconds=later))
 
 
 def failing(report) -> set[str]:
@@ -175,7 +170,7 @@ def test_a_consistent_platform_passes_every_check(shop):
     report = run()
 
     assert report.ok, report.violations
-    assert report.summary == f"audit: OK ({len(audit.CHECKS)} checks)"
+    assert report.summary == f"audit: OK ({len(invariants.CHECKS)} checks)"
     examined = {check.name: check.examined for check in report.checks}
     assert examined["cart-outcomes"]["converted"] == 3
     assert examined["cart-outcomes"]["ordered"] == 2
@@ -190,7 +185,7 @@ def test_a_consistent_platform_passes_every_check(shop):
 
 
 def test_the_verdict_does_not_depend_on_the_page_size(shop, monkeypatch):
-    monkeypatch.setattr(audit, "CHUNK", 1)
+    monkeypatch.setattr(invariants, "CHUNK", 1)
     assert run().ok
 
     InventoryItem.objects.using("inventory").filter(product_sku="PHN-001").update(quantity=F("quantity") - 1)
@@ -387,7 +382,7 @@ def test_the_sagas_default_bound_follows_the_retry_and_redrive_settings(settings
     settings.REDRIVE_GRACE_SECONDS, settings.REDRIVE_INTERVAL_SECONDS = 10, 5
 
     # four steps in series, each retried (1 + 2 + 2 s) and re-driven once (15 s), and a minute
-    assert audit.saga_bound_seconds() == 4 * (5 + 15) + 60
+    assert invariants.saga_bound_seconds() == 4 * (5 + 15) + 60
 
 
 # --- Invariant 3 ---------------------------------------------------------------------------------
@@ -548,7 +543,7 @@ def test_the_command_passes_a_consistent_platform(shop):
 
     assert status == 0
     lines = output.strip().splitlines()
-    assert lines[-1] == f"audit: OK ({len(audit.CHECKS)} checks)"
+    assert lines[-1] == f"audit: OK ({len(invariants.CHECKS)} checks)"
     assert "[1] cart-outcomes: every converted cart has exactly one outcome: ok" in lines
     assert (
         "    examined: carts 3, converted 3, ordered 2, re-editable after a rejection 1, "
@@ -589,7 +584,7 @@ def test_the_command_speaks_json_for_tools(shop):
     assert (report["ok"], report["violation_count"], report["grace_seconds"]) == (False, 1, 30.0)
     assert report["summary"] == "audit: 1 violation"
     by_name = {check["name"]: check for check in report["checks"]}
-    assert set(by_name) == {check.__name__.removeprefix("check_").replace("_", "-") for check in audit.CHECKS}
+    assert set(by_name) == {check.__name__.removeprefix("check_").replace("_", "-") for check in invariants.CHECKS}
     [violation] = by_name["cart-outcomes"]["violations"]
     assert violation["invariant"] == "cart-outcomes"
     assert by_name["stock-conservation"]["ok"] is True

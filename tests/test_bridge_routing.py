@@ -7,11 +7,12 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from apps.events.contracts import EVENTS
+from apps.events.contracts import EVENTS, OrderRequested
 from apps.events.models import OutboxEvent
 from apps.events.signing import envelope_signature
-from shop.services import SERVICES
+from shop.registry import SERVICES
 from shop.topology import Subscription, handlers_of
+from testsupport.events import attributes_of
 from workers.bridge import Unroutable, route
 from workers.relay import pubsub_message
 
@@ -36,8 +37,8 @@ INVENTORY = Subscription(SERVICES["inventory"], "order-requested")
 
 def message(*, data=None, **attributes) -> SimpleNamespace:
     payload = {"cart_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "items": []}
-    envelope = {"event_id": str(uuid.uuid4()), "event_type": "order-requested", "producer": "cart-service"}
-    return SimpleNamespace(data=data or json.dumps(payload).encode(), attributes={**envelope, **attributes})
+    envelope = attributes_of(OrderRequested, **{"producer": "cart-service", **attributes})
+    return SimpleNamespace(data=data or json.dumps(payload).encode(), attributes=envelope)
 
 
 def routed(msg):

@@ -28,7 +28,6 @@ from apps.events.contracts import (
     PushRequested,
     StockAvailable,
 )
-from apps.events.testing import message
 from apps.inventory.tasks import consumer as inventory_consumer
 from apps.inventory.tests.factories import InventoryItemFactory
 from apps.notifications.tasks import consumer as notification_consumer
@@ -36,6 +35,7 @@ from apps.notifications.tests.factories import NotificationFactory
 from apps.orders.tasks import consumer as order_consumer
 from apps.orders.tests.factories import CatalogProductFactory
 from apps.push.tasks import consumer as push_consumer
+from testsupport.events import message
 
 pytestmark = pytest.mark.django_db(databases=["cart", "inventory", "order", "notification", "email", "push"])
 

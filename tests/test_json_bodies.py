@@ -6,7 +6,7 @@ import pytest
 from django.urls import resolve
 from drf_spectacular.generators import EndpointEnumerator
 
-from shop.services import SERVICES
+from shop.registry import SERVICES
 
 ALL_DATABASES = ["default", *SERVICES]
 CUSTOMER_ID = "550e8400-e29b-41d4-a716-446655440000"

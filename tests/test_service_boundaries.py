@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connections
 
-from shop.services import SERVICES
+from shop.registry import SERVICES
 
 ALL_DATABASES = ["default", *SERVICES]
 

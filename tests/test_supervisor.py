@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from shop.supervisor import Backoff, Output, Program, Supervisor, group_alive
+from runner.supervisor import Backoff, Output, Program, Supervisor, group_alive
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = Backoff(0.05, 2, 0.4, 60)
@@ -213,7 +213,7 @@ FOREGROUND = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from shop.supervisor import Program, Supervisor
+    from runner.supervisor import Program, Supervisor
     programs = [Program(name, "sleep 1000 & exec sleep 1001", dict(os.environ)) for name in ("one", "two")]
     sys.exit(Supervisor(programs, cwd=Path.cwd()).run())
     """

@@ -5,11 +5,11 @@ import re
 from pathlib import Path
 
 from apps.events.contracts import EVENTS
+from audit.invariants import NOTIFYING_EVENTS
 from bench.measure import HOPS
+from runner.processes import WORKER_GROUPS
 from shop import topology
-from shop.audit import NOTIFYING_EVENTS
-from shop.processes import WORKER_GROUPS
-from shop.services import SERVICES
+from shop.registry import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 

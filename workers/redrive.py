@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from apps.events.models import OutboxEvent, ProcessedMessage
 from shop.celery import app as celery_app
-from shop.services import Service
+from shop.registry import Service
 from shop.topology import subscriptions
 
 logger = logging.getLogger("workers.redrive")

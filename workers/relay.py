@@ -39,7 +39,7 @@ from apps.events.models import OutboxEvent
 from apps.events.provisioning import Provisioner
 from apps.events.pubsub import batch_publisher, topic_path
 from apps.events.signing import SIGNATURE_ATTRIBUTE, envelope_signature
-from shop.services import get_service
+from shop.registry import get_service
 from shop.topology import subscriptions
 from workers.redrive import Redriver
 

@@ -3,7 +3,7 @@
 from apps.carts.models import Cart
 from apps.events.contracts import Line, OrderRequested
 from apps.events.outbox import record_event
-from shop.services import get_service
+from shop.registry import get_service
 
 DATABASE = get_service("cart").database
 # What this service publishes (its consumers: HANDLERS in handlers.py); shop/topology.py joins the two.

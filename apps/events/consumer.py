@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from apps.events.contracts import Envelope, Event
 from apps.events.inbox import GiveUpHook, Handler, MalformedEvent, claim, dead_letter, parse, record_failure
-from shop.services import Service
+from shop.registry import Service
 
 logger = logging.getLogger(__name__)
 

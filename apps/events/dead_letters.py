@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.events.models import DeadLetter
 from apps.events.tasks import task_name
-from shop.services import Service
+from shop.registry import Service
 
 
 def pending_dead_letters(service: Service) -> QuerySet[DeadLetter]:

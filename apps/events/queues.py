@@ -19,7 +19,7 @@ from amqp.exceptions import NotFound, PreconditionFailed
 from celery import current_app
 from kombu import Queue
 
-from shop.services import Service
+from shop.registry import Service
 
 logger = logging.getLogger(__name__)
 

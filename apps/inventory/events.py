@@ -4,7 +4,7 @@ from uuid import UUID
 
 from apps.events.contracts import Line, ShortfallLine, StockAvailable, StockRejected
 from apps.events.outbox import record_event
-from shop.services import get_service
+from shop.registry import get_service
 
 DATABASE = get_service("inventory").database
 # What this service publishes (its consumers: HANDLERS in handlers.py); shop/topology.py joins the two.

@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from apps.inventory.enums import MovementKind
 from apps.inventory.models import InventoryItem, StockMovement
 from shop.errors import AlreadyExists, InvalidRequest, NotFound
-from shop.services import get_service
+from shop.registry import get_service
 
 DATABASE = get_service("inventory").database
 

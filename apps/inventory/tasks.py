@@ -4,7 +4,7 @@ from apps.events.consumer import Consumer, RetryPolicy
 from apps.events.tasks import consumer_tasks
 from apps.inventory.handlers import GIVE_UP_HOOKS, HANDLERS
 from apps.inventory.reservations import stock_lock_for_batch
-from shop.services import get_service
+from shop.registry import get_service
 
 consumer = Consumer(
     get_service("inventory"),

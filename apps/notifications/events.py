@@ -4,7 +4,7 @@ from apps.events.contracts import EmailRequested, PushRequested
 from apps.events.outbox import record_event
 from apps.notifications.enums import Audience, Channel
 from apps.notifications.models import Notification
-from shop.services import get_service
+from shop.registry import get_service
 
 DATABASE = get_service("notification").database
 # What this service publishes (its consumers: HANDLERS in handlers.py); shop/topology.py joins the two.

@@ -5,7 +5,7 @@ from uuid import UUID, uuid4
 from apps.events.contracts import Line, OrderCancelled, OrderCreated, OrderFailed, OrderRequested, PricedLine
 from apps.events.outbox import record_event
 from apps.orders.models import Order, OrderFailure, OrderItem
-from shop.services import get_service
+from shop.registry import get_service
 
 DATABASE = get_service("order").database
 # What this service publishes (its consumers: HANDLERS in handlers.py); shop/topology.py joins the two.

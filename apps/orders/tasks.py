@@ -3,7 +3,7 @@
 from apps.events.consumer import Consumer, RetryPolicy
 from apps.events.tasks import consumer_tasks
 from apps.orders.handlers import GIVE_UP_HOOKS, HANDLERS
-from shop.services import get_service
+from shop.registry import get_service
 
 consumer = Consumer(
     get_service("order"),

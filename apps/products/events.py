@@ -3,7 +3,7 @@
 from apps.events.contracts import ProductChanged
 from apps.events.outbox import record_event
 from apps.products.models import Product
-from shop.services import get_service
+from shop.registry import get_service
 
 DATABASE = get_service("product").database
 # What this service publishes (its consumers: HANDLERS in handlers.py); shop/topology.py joins the two.

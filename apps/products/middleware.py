@@ -21,7 +21,7 @@ from django.db import DatabaseError
 from django.http import HttpResponse
 
 from apps.products.selectors import catalog_state
-from shop.services import get_service
+from shop.registry import get_service
 
 logger = logging.getLogger(__name__)
 

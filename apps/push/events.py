@@ -4,7 +4,7 @@ from uuid import UUID
 
 from apps.events.contracts import MAX_LINES, DeliveryReport, NotificationDelivered
 from apps.events.outbox import record_event
-from shop.services import get_service
+from shop.registry import get_service
 
 DATABASE = get_service("push").database
 # What this service publishes (its consumers: HANDLERS in handlers.py); shop/topology.py joins the two.

@@ -8,7 +8,7 @@ a proxy the address comes from X-Forwarded-For only when production's DJANGO_TRU
 
 from datetime import timedelta
 
-from shop.settings.base import env
+from shop.settings.environment import env
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before checking the password

@@ -6,18 +6,12 @@ Without ``SHOP_SERVICE`` (management commands, tests, the workers) every connect
 """
 
 from datetime import timedelta
-from pathlib import Path
 
-import environ
 import orjson
 from django.core.exceptions import ImproperlyConfigured
 
-from shop.services import SERVICES, get_service
-
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
-
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+from shop.registry import SERVICES, get_service
+from shop.settings.environment import BASE_DIR, env  # noqa: F401 - BASE_DIR is a setting too
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -42,6 +36,11 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.idempotency",
     *[f"apps.{service.app_label}" for service in SERVICES.values()],
+    # For their management commands only (no models): `manage.py run_relay` and `run_bridge`
+    # (workers), and the tooling's `run_platform` (runner) and `audit_invariants` (audit).
+    "workers",
+    "runner",
+    "audit",
 ]
 
 MIDDLEWARE = [

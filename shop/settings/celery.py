@@ -5,8 +5,8 @@ Imported by base.py; every name here is a Django setting read through the CELERY
 
 from kombu import Exchange, Queue
 
-from shop.services import SERVICES
-from shop.settings.base import env
+from shop.registry import SERVICES
+from shop.settings.environment import env
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="amqp://guest:guest@127.0.0.1:5672//")
 # Wait for the broker's confirmation before apply_async returns: the bridge acknowledges

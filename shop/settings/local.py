@@ -7,7 +7,7 @@ os.environ.setdefault("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")
 os.environ.setdefault("DJANGO_SECRET_KEY", "local-development-only-not-a-secret")
 
 from shop.settings.base import *  # noqa: F403
-from shop.settings.base import env
+from shop.settings.environment import env
 
 # Created by `make run` (manage.py ensure_staff); production never has a default password.
 STAFF_USERNAME = env.str("STAFF_USERNAME", default="admin")

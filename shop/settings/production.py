@@ -3,7 +3,8 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from shop.settings.base import *  # noqa: F403
-from shop.settings.base import SECRET_KEY, check_identity_settings, env
+from shop.settings.base import SECRET_KEY, check_identity_settings
+from shop.settings.environment import env
 
 DEBUG = False
 

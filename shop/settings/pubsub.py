@@ -4,7 +4,7 @@ Imported by base.py. The client libraries read PUBSUB_EMULATOR_HOST from the pro
 themselves; `make run` and the test suite set it.
 """
 
-from shop.settings.base import env
+from shop.settings.environment import env
 
 GOOGLE_CLOUD_PROJECT = env.str("GOOGLE_CLOUD_PROJECT", default="shop-local")
 PUBSUB_EMULATOR_HOST = env.str("PUBSUB_EMULATOR_HOST", default="")

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from shop.admin_sites import ServiceAdminSite
 from shop.api import health_view
-from shop.services import get_service
+from shop.registry import get_service
 
 
 def service_urlpatterns(service_name: str, api_urls: str) -> list:

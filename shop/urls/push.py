@@ -1,4 +1,4 @@
-"""The push service (port from shop.services): its routes and nothing else."""
+"""The push service (port from shop.registry): its routes and nothing else."""
 
 from shop.api import json_bad_request, json_not_found, json_server_error
 from shop.urls.common import service_urlpatterns

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shop.services import SERVICES
+from shop.registry import SERVICES
 from tests.e2e.harness import wait_until
 from tests.e2e.test_saga import add, all_sent, convert, new_customer, new_product, orders_of, outcome, stock
 

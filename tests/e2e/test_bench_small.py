@@ -11,7 +11,7 @@ import pytest
 from bench import measure
 from bench.__main__ import run
 from bench.load import Target
-from shop.launcher import ROOT
+from runner.launcher import ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ import pytest
 
 from bench.chaos import drained
 from bench.load import Driver, Target, http_client, prepare
-from shop.launcher import ROOT, wait_until
+from runner.launcher import ROOT, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from shop import emulator
+from runner import emulator
 from tests.e2e.conftest import running_platform
 from tests.e2e.harness import wait_until
 from tests.e2e.test_saga import add, convert, new_customer, new_product, outcome

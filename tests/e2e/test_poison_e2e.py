@@ -7,10 +7,12 @@ import uuid
 import pytest
 from kombu import Connection
 
-from shop.processes import worker_of
-from shop.services import SERVICES
+from apps.events.contracts import event_class
+from runner.processes import worker_of
+from shop.registry import SERVICES
 from tests.e2e.harness import wait_until
 from tests.e2e.test_saga import add, convert, new_customer, new_product, outcome, stock
+from testsupport.events import attributes_of
 
 pytestmark = pytest.mark.e2e
 
@@ -54,10 +56,9 @@ def poisons() -> list[tuple[str, str, str, dict]]:
 
 
 def publish_event(platform, topic: str, producer: str, payload: dict, **attributes) -> str:
-    event_id = str(uuid.uuid4())
-    envelope = {"event_id": event_id, "event_type": topic, "schema_version": "1", "producer": producer}
-    platform.publish(topic, json.dumps(payload).encode(), **{**envelope, **attributes})
-    return event_id
+    envelope = attributes_of(event_class(topic), producer=producer, **attributes)
+    platform.publish(topic, json.dumps(payload).encode(), **envelope)
+    return envelope["event_id"]
 
 
 def queue_depths(platform) -> dict[str, int]:

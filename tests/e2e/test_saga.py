@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from shop.processes import worker_of
+from runner.processes import worker_of
 from tests.e2e.harness import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -11,10 +11,10 @@ import sys
 import psutil
 import pytest
 
-from shop import emulator
-from shop.launcher import ROOT, Platform, wait_until
-from shop.services import SERVICES
-from shop.supervisor import live_groups
+from runner import emulator
+from runner.launcher import ROOT, Platform, wait_until
+from runner.supervisor import live_groups
+from shop.registry import SERVICES
 from tests.e2e.test_saga import add, convert, new_customer, new_product, outcome
 
 pytestmark = pytest.mark.e2e

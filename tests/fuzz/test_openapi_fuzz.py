@@ -44,7 +44,7 @@ from apps.products.demo import DEMO_PRODUCTS
 from apps.products.demo import seed as seed_products
 from apps.push.tests.factories import PushMessageFactory
 from shop.api import CUSTOMER_HEADER
-from shop.services import SERVICES, get_service
+from shop.registry import SERVICES, get_service
 
 LONG_RUN = "FUZZ_MAX_EXAMPLES" in os.environ
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "20"))

@@ -16,10 +16,10 @@ from apps.events.contracts import Line, OrderRequested
 from apps.events.models import OutboxEvent
 from apps.events.provisioning import Provisioner
 from apps.events.pubsub import publisher, subscriber, subscription_path, topic_path
-from apps.events.testing import recorded
-from shop import services
+from shop import registry
 from shop.celery import app as celery_app
 from shop.topology import Subscription
+from testsupport.events import recorded
 from workers.bridge import Bridge, PulledMessage
 from workers.relay import OutboxRelay, PublishingStalled
 
@@ -149,7 +149,7 @@ def test_the_bridge_hands_a_pulled_batch_to_celery_in_batched_tasks_and_dead_let
     provisioned, queue_prefix
 ):
     # given: three events and one message that is not JSON on the cart's stock.rejected subscription
-    subscription = Subscription(services.SERVICES["cart"], "stock.rejected")
+    subscription = Subscription(registry.SERVICES["cart"], "stock.rejected")
     event_ids = [str(uuid.uuid4()) for _ in range(3)]
     client = publisher()
     for event_id in event_ids:
@@ -188,7 +188,7 @@ def test_the_bridge_hands_a_pulled_batch_to_celery_in_batched_tasks_and_dead_let
 
 def stock_rejected_messages(count: int) -> tuple[Subscription, list]:
     """``count`` events published and pulled (not yet acknowledged) from the cart's stock.rejected."""
-    subscription = Subscription(services.SERVICES["cart"], "stock.rejected")
+    subscription = Subscription(registry.SERVICES["cart"], "stock.rejected")
     client = publisher()
     for _ in range(count):
         payload = {"cart_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "details": []}
@@ -256,7 +256,7 @@ def test_the_bridge_dead_letters_a_mislabelled_event_and_one_from_a_service_that
 ):
     # given: on the cart's stock.rejected, an order.cancelled by its label, a stock.rejected from the
     # order service, and one genuine event from inventory
-    subscription = Subscription(services.SERVICES["cart"], "stock.rejected")
+    subscription = Subscription(registry.SERVICES["cart"], "stock.rejected")
     payload = json.dumps({"cart_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "details": []}).encode()
     client, topic = publisher(), topic_path("stock.rejected")
     genuine = str(uuid.uuid4())
@@ -275,7 +275,7 @@ def test_the_bridge_dead_letters_a_mislabelled_event_and_one_from_a_service_that
 
     # then: only the genuine one reaches the worker; the others are dead-lettered with the reason
     assert sorted(acks) == sorted(m.ack_id for m in received)
-    [task] = broker_messages(services.SERVICES["cart"].queue)
+    [task] = broker_messages(registry.SERVICES["cart"].queue)
     assert [attributes["event_id"] for _, _, attributes in json.loads(task.body)[0][0]] == [genuine]
     dead = sorted(m.message.attributes["bridge_error"] for m in pull(subscription.dead_letter, 2))
     assert dead == [
@@ -291,7 +291,7 @@ def test_the_bridge_running_hands_what_it_receives_to_the_broker_and_acknowledge
     """Both pull paths, as the process runs them: streaming pull (Google Cloud) and long-polling Pull."""
     # given: a bridge running on the cart's stock.rejected subscription
     settings.BRIDGE_PULL = mode
-    subscription = Subscription(services.SERVICES["cart"], "stock.rejected")
+    subscription = Subscription(registry.SERVICES["cart"], "stock.rejected")
     bridge = Bridge([subscription])
     running = threading.Thread(target=bridge.run, daemon=True)
     running.start()

@@ -16,10 +16,11 @@ from google.api_core.exceptions import DeadlineExceeded, NotFound, ServiceUnavai
 
 from apps.events.contracts import Line, NotificationDelivered, OrderRequested
 from apps.events.pubsub import batch_publisher, publisher
-from apps.events.testing import recorded
-from shop import emulator, services
+from runner import emulator
+from shop import registry
 from shop.celery import app as celery_app
 from shop.topology import Subscription
+from testsupport.events import recorded
 from workers.bridge import Bridge
 from workers.relay import OutboxRelay
 
@@ -163,7 +164,7 @@ def test_an_emulator_restarted_empty_is_provisioned_again_by_the_relay_and_the_b
     call_command("provision_pubsub", stdout=io.StringIO())
     relay = OutboxRelay(["cart"], poll_seconds=0.2)
     relay.redrive_seconds = 0
-    bridge = Bridge([Subscription(services.SERVICES["inventory"], "order-requested")])
+    bridge = Bridge([Subscription(registry.SERVICES["inventory"], "order-requested")])
     relay_thread = running(relay)
     bridge_thread = threading.Thread(target=bridge.run, daemon=True)
     bridge_thread.start()
@@ -210,7 +211,7 @@ class FlakySubscriber:
 
 
 def test_a_pull_loop_outlives_an_unreachable_pub_sub_and_re_creates_its_missing_subscription():
-    subscription = Subscription(services.SERVICES["inventory"], "order-requested")
+    subscription = Subscription(registry.SERVICES["inventory"], "order-requested")
     bridge = Bridge([subscription])
     bridge.subscriber = bridge.publisher = FlakySubscriber(bridge)
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from apps.events.contracts import MAX_LINES, Line, OrderCancelled, OrderCreated, OrderRequested, StockRejected
 from apps.events.models import OutboxEvent
 from apps.events.outbox import EventTooLarge
-from apps.events.testing import recorded
+from testsupport.events import recorded
 from workers.relay import MAX_MESSAGE_BYTES, OutboxRelay, PublishingStalled
 
 pytestmark = pytest.mark.django_db(databases=["cart", "inventory"])

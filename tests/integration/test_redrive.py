@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from apps.events.contracts import Line, OrderRequested
 from apps.events.models import OutboxEvent, ProcessedMessage
-from apps.events.testing import recorded
-from shop import services
+from shop import registry
 from shop.celery import app as celery_app
+from testsupport.events import recorded
 from workers.redrive import Redriver, broker_backlog, redrive
 from workers.relay import OutboxRelay
 
@@ -256,12 +256,12 @@ def test_the_broker_says_which_consumer_is_lagging(settings, queue_prefix):
     # given: an event inventory has not processed yet, and a task still waiting in its RabbitMQ queue
     settings.REDRIVE_GRACE_SECONDS, settings.REDRIVE_WINDOW_SECONDS = 60, 600
     published(seconds_ago=120)
-    inventory = services.SERVICES["inventory"]
+    inventory = registry.SERVICES["inventory"]
     with celery_app.connection_for_write() as connection:
         channel = connection.default_channel
         channel.queue_declare(queue=inventory.queue, durable=True, auto_delete=False)
         channel.basic_publish(channel.prepare_message(b"{}"), exchange="", routing_key=inventory.queue)
-    assert broker_backlog([inventory, services.SERVICES["cart"]]) == {"inventory": 1, "cart": 0}
+    assert broker_backlog([inventory, registry.SERVICES["cart"]]) == {"inventory": 1, "cart": 0}
 
     # then: lagging, not losing: nothing is re-driven
     assert redrive(["cart"]) == 0

@@ -10,7 +10,7 @@ from amqp import Message
 from django.core.management import call_command
 
 from apps.events.queues import QueueNotMigrated, ensure_task_queue, parking_queue
-from shop import services
+from shop import registry
 from shop.celery import app as celery_app
 from shop.settings import celery as celery_settings
 
@@ -21,9 +21,9 @@ pytestmark = pytest.mark.integration
 def cart_queue(monkeypatch):
     """The cart's task queue under a name of the test's own, declared as the settings declare it
     (with a delivery limit of 3), deleted afterwards."""
-    monkeypatch.setattr(services, "QUEUE_PREFIX", f"test-{uuid.uuid4().hex[:12]}-")
+    monkeypatch.setattr(registry, "QUEUE_PREFIX", f"test-{uuid.uuid4().hex[:12]}-")
     monkeypatch.setattr(celery_settings, "CELERY_DELIVERY_LIMIT", 3)
-    queue = celery_settings.task_queue_declaration(services.SERVICES["cart"].queue)
+    queue = celery_settings.task_queue_declaration(registry.SERVICES["cart"].queue)
     configured = celery_app.conf.task_queues
     celery_app.conf.task_queues = [queue]
     yield queue
@@ -51,7 +51,7 @@ def get(channel, name: str, *, timeout: float = 5.0):
 
 
 def test_a_message_handed_back_past_the_delivery_limit_is_parked_not_redelivered(cart_queue):
-    assert ensure_task_queue(services.SERVICES["cart"]) == "declared"
+    assert ensure_task_queue(registry.SERVICES["cart"]) == "declared"
     with celery_app.connection_for_write() as connection:
         channel = connection.channel()
         publish(channel, cart_queue)
@@ -71,7 +71,7 @@ def test_a_message_handed_back_past_the_delivery_limit_is_parked_not_redelivered
 
 
 def test_a_message_rejected_without_requeue_is_parked(cart_queue):
-    ensure_task_queue(services.SERVICES["cart"])
+    ensure_task_queue(registry.SERVICES["cart"])
     with celery_app.connection_for_write() as connection:
         channel = connection.channel()
         publish(channel, cart_queue, b"poison")
@@ -81,7 +81,7 @@ def test_a_message_rejected_without_requeue_is_parked(cart_queue):
 
 
 def test_replay_parked_moves_them_back_to_the_queue(cart_queue):
-    ensure_task_queue(services.SERVICES["cart"])
+    ensure_task_queue(registry.SERVICES["cart"])
     with celery_app.connection_for_write() as connection:
         channel = connection.channel()
         publish(channel, cart_queue, b'["moved"]')
@@ -109,9 +109,9 @@ def test_an_empty_classic_queue_of_an_earlier_version_is_replaced(cart_queue):
         channel.exchange_declare(cart_queue.name, "direct", durable=True)
         channel.queue_declare(cart_queue.name, durable=True, auto_delete=False)  # classic, as before
 
-    assert ensure_task_queue(services.SERVICES["cart"]) == "migrated"
+    assert ensure_task_queue(registry.SERVICES["cart"]) == "migrated"
 
-    assert ensure_task_queue(services.SERVICES["cart"]) == "declared"  # now what the settings declare
+    assert ensure_task_queue(registry.SERVICES["cart"]) == "declared"  # now what the settings declare
     test_a_message_rejected_without_requeue_is_parked(cart_queue)
 
 
@@ -120,9 +120,9 @@ def test_an_earlier_versions_exchange_without_its_queue_is_replaced(cart_queue):
     with celery_app.connection_for_write() as connection:
         connection.channel().exchange_declare(cart_queue.name, "direct", durable=True)
 
-    assert ensure_task_queue(services.SERVICES["cart"]) == "migrated"
+    assert ensure_task_queue(registry.SERVICES["cart"]) == "migrated"
 
-    assert ensure_task_queue(services.SERVICES["cart"]) == "declared"
+    assert ensure_task_queue(registry.SERVICES["cart"]) == "declared"
     test_a_message_rejected_without_requeue_is_parked(cart_queue)
 
 
@@ -134,7 +134,7 @@ def test_a_classic_queue_that_still_holds_tasks_is_left_alone(cart_queue):
         channel.basic_publish(Message(b"an old task"), exchange="", routing_key=cart_queue.name)
 
     with pytest.raises(QueueNotMigrated, match="holds 1 task"):
-        ensure_task_queue(services.SERVICES["cart"])
+        ensure_task_queue(registry.SERVICES["cart"])
 
     with celery_app.connection_for_write() as connection:
         assert get(connection.channel(), cart_queue.name).body == b"an old task"

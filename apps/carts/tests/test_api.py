@@ -1,5 +1,5 @@
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -9,8 +9,9 @@ from apps.carts.handlers import on_order_created, on_stock_rejected
 from apps.carts.models import Cart, CartItem
 from apps.carts.services import MAX_LINE_QUANTITY
 from apps.carts.tests.factories import CartFactory, CartItemFactory, CatalogProductFactory
-from apps.events.contracts import Envelope, OrderCreated, PricedLine, ShortfallLine, StockRejected
+from apps.events.contracts import OrderCreated, PricedLine, ShortfallLine, StockRejected
 from apps.events.models import OutboxEvent
+from testsupport.events import envelope_of
 
 pytestmark = pytest.mark.django_db(databases=["cart"])
 
@@ -57,22 +58,13 @@ def items_of(cart_id):
     return {i.product_sku: i.quantity for i in CartItem.objects.filter(cart_id=cart_id)}
 
 
-def envelope(event_type):
-    return Envelope(
-        event_id=uuid.uuid4(),
-        event_type=event_type,
-        occurred_at=datetime.now(UTC).isoformat(),
-        schema_version=1,
-    )
-
-
 def reject_stock(cart_id, customer_id=CUSTOMER_ID):
     event = StockRejected(
         cart_id=cart_id,
         customer_id=customer_id,
         details=[ShortfallLine(product_sku="LAP-001", requested=2, available=1)],
     )
-    on_stock_rejected(event, envelope(StockRejected.topic))
+    on_stock_rejected(event, envelope_of(StockRejected))
 
 
 def create_order(cart_id, customer_id=CUSTOMER_ID):
@@ -83,7 +75,7 @@ def create_order(cart_id, customer_id=CUSTOMER_ID):
         total_amount=Decimal("999.99"),
         items=[PricedLine(product_sku="LAP-001", quantity=1, price=Decimal("999.99"))],
     )
-    on_order_created(event, envelope(OrderCreated.topic))
+    on_order_created(event, envelope_of(OrderCreated))
 
 
 def snapshot():

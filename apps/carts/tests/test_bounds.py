@@ -10,7 +10,7 @@ from apps.carts.services import MAX_LINE_QUANTITY
 from apps.carts.tests.factories import CartFactory
 from apps.events.contracts import MAX_PRICE, MAX_QUANTITY
 from apps.events.models import OutboxEvent
-from shop.testing import ConcurrentCalls
+from testsupport.concurrency import ConcurrentCalls
 
 CUSTOMER_ID = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from apps.carts.models import Cart, CartItem
 from apps.carts.tests.factories import CartFactory, CartItemFactory, CatalogProductFactory
 from apps.events.models import OutboxEvent
-from shop.testing import WAIT_SECONDS, ConcurrentCalls
+from testsupport.concurrency import WAIT_SECONDS, ConcurrentCalls
 
 pytestmark = pytest.mark.django_db(databases=["cart"], transaction=True)
 

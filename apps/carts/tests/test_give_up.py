@@ -2,7 +2,6 @@
 earlier attempt, replayed late, leaves a cart converted again since alone."""
 
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,25 +12,20 @@ from apps.carts.handlers import GIVE_UP_HOOKS, HANDLERS
 from apps.carts.models import Cart
 from apps.carts.services import cart_convert, cart_remove_item
 from apps.carts.tests.factories import CartFactory, CartItemFactory
-from apps.events.contracts import Envelope, OrderCreated, StockRejected
+from apps.events.contracts import OrderCreated, StockRejected
+from testsupport.events import envelope_of
 
 pytestmark = pytest.mark.django_db(databases=["cart"])
 
 
-def envelope(event) -> Envelope:
-    return Envelope(
-        event_id=uuid.uuid4(), event_type=event.topic, occurred_at=datetime.now(UTC).isoformat(), schema_version=1
-    )
-
-
 def give_up(event) -> None:
     with transaction.atomic(using="cart"):
-        GIVE_UP_HOOKS[event.topic](event, envelope(event), "RuntimeError: a bug")
+        GIVE_UP_HOOKS[event.topic](event, envelope_of(event), "RuntimeError: a bug")
 
 
 def handle(event) -> None:
     with transaction.atomic(using="cart"):
-        HANDLERS[event.topic](event, envelope(event))
+        HANDLERS[event.topic](event, envelope_of(event))
 
 
 def rejected(cart: Cart, *, reason="order_failed", attempt=None) -> StockRejected:

@@ -1,5 +1,4 @@
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -9,7 +8,6 @@ from apps.carts.models import Cart, CatalogProduct
 from apps.carts.services import cart_add_item
 from apps.carts.tests.factories import CartFactory, CartItemFactory, CatalogProductFactory
 from apps.events.contracts import (
-    Envelope,
     OrderCreated,
     PricedLine,
     ProductChanged,
@@ -18,17 +16,9 @@ from apps.events.contracts import (
 )
 from apps.events.models import OutboxEvent
 from shop.errors import NotFound
+from testsupport.events import envelope_of
 
 pytestmark = pytest.mark.django_db(databases=["cart"])
-
-
-def envelope(event_type):
-    return Envelope(
-        event_id=uuid.uuid4(),
-        event_type=event_type,
-        occurred_at=datetime.now(UTC).isoformat(),
-        schema_version=1,
-    )
 
 
 def product_changed(*, version, sku="LAP-001", name="Laptop", price="999.99", deleted=False):
@@ -36,7 +26,7 @@ def product_changed(*, version, sku="LAP-001", name="Laptop", price="999.99", de
 
 
 def apply_product(event):
-    on_product_changed(event, envelope(ProductChanged.topic))
+    on_product_changed(event, envelope_of(ProductChanged))
 
 
 def stock_rejected(cart):
@@ -168,7 +158,7 @@ def test_stock_rejected_unlocks_the_processing_cart_keeping_its_items():
     cart = CartFactory(processing=True)
     CartItemFactory(cart=cart, product_sku="LAP-001", quantity=5)
 
-    on_stock_rejected(stock_rejected(cart), envelope(StockRejected.topic))
+    on_stock_rejected(stock_rejected(cart), envelope_of(StockRejected))
 
     assert state(cart) == ("stock-unavailable", False)
     assert list(cart.items.values_list("product_sku", "quantity")) == [("LAP-001", 5)]
@@ -180,11 +170,11 @@ def test_a_redelivered_stock_rejected_leaves_the_edited_cart_alone():
     CatalogProductFactory(sku="PHN-001")
     cart = CartFactory(processing=True)
     event = stock_rejected(cart)
-    on_stock_rejected(event, envelope(StockRejected.topic))
+    on_stock_rejected(event, envelope_of(StockRejected))
     cart_add_item(customer_id=cart.customer_id, product_sku="PHN-001", quantity=1)
 
     # when the same event comes again
-    on_stock_rejected(event, envelope(StockRejected.topic))
+    on_stock_rejected(event, envelope_of(StockRejected))
 
     # then
     assert state(cart) == ("active", False)
@@ -201,7 +191,7 @@ def test_a_redelivered_stock_rejected_leaves_the_edited_cart_alone():
 def test_stock_rejected_only_changes_a_processing_cart(trait, expected):
     cart = CartFactory(**({trait: True} if trait else {}))
 
-    on_stock_rejected(stock_rejected(cart), envelope(StockRejected.topic))
+    on_stock_rejected(stock_rejected(cart), envelope_of(StockRejected))
 
     assert state(cart) == expected
 
@@ -210,7 +200,7 @@ def test_stock_rejected_changes_only_the_named_cart():
     mine = CartFactory(processing=True)
     theirs = CartFactory(processing=True)
 
-    on_stock_rejected(stock_rejected(mine), envelope(StockRejected.topic))
+    on_stock_rejected(stock_rejected(mine), envelope_of(StockRejected))
 
     assert state(mine) == ("stock-unavailable", False)
     assert state(theirs) == ("processing", True)
@@ -220,7 +210,7 @@ def test_stock_rejected_for_an_unknown_cart_is_a_no_op():
     cart = CartFactory(processing=True)
     unknown = Cart(id=uuid.uuid4(), customer_id=cart.customer_id)
 
-    on_stock_rejected(stock_rejected(unknown), envelope(StockRejected.topic))
+    on_stock_rejected(stock_rejected(unknown), envelope_of(StockRejected))
 
     assert state(cart) == ("processing", True)
     assert Cart.objects.count() == 1
@@ -233,7 +223,7 @@ def test_order_created_makes_the_cart_ordered_and_locked():
     cart = CartFactory(processing=True)
     CartItemFactory(cart=cart, product_sku="LAP-001", quantity=1)
 
-    on_order_created(order_created(cart), envelope(OrderCreated.topic))
+    on_order_created(order_created(cart), envelope_of(OrderCreated))
 
     assert state(cart) == ("ordered", True)
     assert list(cart.items.values_list("product_sku", "quantity")) == [("LAP-001", 1)]
@@ -243,10 +233,10 @@ def test_a_redelivered_order_created_leaves_the_customers_next_cart_alone():
     CatalogProductFactory(sku="PHN-001")
     cart = CartFactory(processing=True)
     event = order_created(cart)
-    on_order_created(event, envelope(OrderCreated.topic))
+    on_order_created(event, envelope_of(OrderCreated))
     new = cart_add_item(customer_id=cart.customer_id, product_sku="PHN-001", quantity=1)
 
-    on_order_created(event, envelope(OrderCreated.topic))
+    on_order_created(event, envelope_of(OrderCreated))
 
     assert state(cart) == ("ordered", True)
     assert state(new) == ("active", False)
@@ -256,16 +246,16 @@ def test_order_created_changes_only_the_named_cart():
     mine = CartFactory(processing=True)
     theirs = CartFactory(processing=True)
 
-    on_order_created(order_created(mine), envelope(OrderCreated.topic))
+    on_order_created(order_created(mine), envelope_of(OrderCreated))
 
     assert state(theirs) == ("processing", True)
 
 
 def test_a_late_stock_rejected_never_reopens_an_ordered_cart():
     cart = CartFactory(processing=True)
-    on_order_created(order_created(cart), envelope(OrderCreated.topic))
+    on_order_created(order_created(cart), envelope_of(OrderCreated))
 
-    on_stock_rejected(stock_rejected(cart), envelope(StockRejected.topic))
+    on_stock_rejected(stock_rejected(cart), envelope_of(StockRejected))
 
     assert state(cart) == ("ordered", True)
 
@@ -273,7 +263,7 @@ def test_a_late_stock_rejected_never_reopens_an_ordered_cart():
 def test_after_order_created_the_customer_gets_a_new_cart():
     CatalogProductFactory(sku="LAP-001")
     cart = CartFactory(processing=True)
-    on_order_created(order_created(cart), envelope(OrderCreated.topic))
+    on_order_created(order_created(cart), envelope_of(OrderCreated))
 
     new = cart_add_item(customer_id=cart.customer_id, product_sku="LAP-001", quantity=1)
 

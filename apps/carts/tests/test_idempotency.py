@@ -14,7 +14,7 @@ from apps.carts.tests.factories import CartFactory, CartItemFactory, CatalogProd
 from apps.events.models import OutboxEvent
 from apps.idempotency import services as idempotency
 from apps.idempotency.models import IdempotencyKey
-from shop.testing import ConcurrentCalls, assert_answered_once_and_replayed
+from testsupport.concurrency import ConcurrentCalls, assert_answered_once_and_replayed
 
 pytestmark = pytest.mark.django_db(databases=["cart"])
 

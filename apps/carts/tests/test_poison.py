@@ -14,8 +14,8 @@ from apps.carts.tests.test_tasks import state, stock_rejected
 from apps.events import consumer as event_consumer
 from apps.events import dead_letters
 from apps.events.models import DeadLetter, ProcessedMessage
-from apps.events.testing import message
-from shop.services import get_service
+from shop.registry import get_service
+from testsupport.events import message
 
 pytestmark = pytest.mark.django_db(databases=["cart"])
 

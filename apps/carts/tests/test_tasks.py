@@ -11,7 +11,7 @@ from apps.carts.tasks import handle_event, handle_events
 from apps.carts.tests.factories import CartFactory, CartItemFactory
 from apps.events.contracts import OrderCreated, PricedLine, ProductChanged, ShortfallLine, StockRejected
 from apps.events.models import ProcessedMessage
-from apps.events.testing import message
+from testsupport.events import attributes_of, message
 
 pytestmark = pytest.mark.django_db(databases=["cart"])
 
@@ -93,7 +93,7 @@ def test_product_changed_through_the_task_updates_the_catalog_copy():
 def test_a_malformed_stock_rejected_changes_no_cart():
     cart = CartFactory(processing=True)
     payload = {"customer_id": str(cart.customer_id), "details": []}  # no cart_id
-    attributes = {"event_id": str(uuid.uuid4()), "event_type": "stock.rejected", "schema_version": "1"}
+    attributes = attributes_of(StockRejected)
 
     outcome = handle_event("stock.rejected", payload, attributes)
 

@@ -7,13 +7,14 @@ from django.core.management import call_command
 
 from apps.email.tasks import handle_event
 from apps.events import dead_letters
+from apps.events.contracts import EmailRequested
 from apps.events.models import DeadLetter, OutboxEvent, ProcessedMessage
+from testsupport.events import attributes_of
 
 pytestmark = pytest.mark.django_db(databases=["email"])
 
 
 def request_for_unknown_customer():
-    event_id = str(uuid.uuid4())
     notification_id = str(uuid.uuid4())
     payload = {
         "notification_id": notification_id,
@@ -21,7 +22,7 @@ def request_for_unknown_customer():
         "subject": "Your order is confirmed",
         "body": "Thank you.",
     }
-    attributes = {"event_id": event_id, "event_type": "email.requested", "schema_version": "1"}
+    attributes = attributes_of(EmailRequested)
     return payload, attributes
 
 

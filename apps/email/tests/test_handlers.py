@@ -16,8 +16,9 @@ from apps.email.models import CustomerContact, EmailMessage
 from apps.email.services import RecipientUnknown, email_send
 from apps.email.tasks import handle_event
 from apps.email.tests.factories import CustomerContactFactory, EmailMessageFactory
-from apps.events.contracts import CustomerChanged, EmailRequested, Envelope
+from apps.events.contracts import CustomerChanged, EmailRequested
 from apps.events.models import OutboxEvent
+from testsupport.events import envelope_of, message
 
 pytestmark = pytest.mark.django_db(databases=["email"])
 
@@ -31,19 +32,10 @@ class FailingBackend(BaseEmailBackend):
         raise smtplib.SMTPServerDisconnected("connection unexpectedly closed")
 
 
-def envelope_for(event, event_id=None) -> Envelope:
-    return Envelope(
-        event_id=event_id or uuid.uuid4(),
-        event_type=event.event_type(),
-        occurred_at="2024-05-01T12:00:00Z",
-        schema_version=1,
-    )
-
-
 def handle(handler, event, envelope=None) -> None:
     """Run a handler the way the inbox does: inside the service database's transaction."""
     with transaction.atomic(using="email"):
-        handler(event, envelope or envelope_for(event))
+        handler(event, envelope or envelope_of(event))
 
 
 def customer_changed(*, version, email="jane.doe@example.com", name="Jane Doe", deleted=False) -> CustomerChanged:
@@ -162,7 +154,7 @@ def test_the_same_request_twice_sends_once(mailoutbox):
     # given
     CustomerContactFactory(customer_id=CUSTOMER)
     event = email_requested()
-    envelope = envelope_for(event)
+    envelope = envelope_of(event)
     handle(handlers.on_email_requested, event, envelope)
 
     # when: redelivered, and re-published under a fresh envelope
@@ -262,7 +254,7 @@ def test_the_request_succeeds_once_the_address_arrives(mailoutbox):
 
     # given
     event = email_requested()
-    envelope = envelope_for(event)
+    envelope = envelope_of(event)
     with pytest.raises(RecipientUnknown):
         handle(handlers.on_email_requested, event, envelope)
 
@@ -334,8 +326,7 @@ committed = pytest.mark.django_db(databases=["email"], transaction=True)
 
 def deliver(event: EmailRequested, event_id=None):
     """The email service's task, run as the worker runs it."""
-    attributes = {"event_id": str(event_id or uuid.uuid4()), "event_type": event.event_type(), "schema_version": "1"}
-    return handle_event.apply(args=[event.event_type(), event.model_dump(mode="json"), attributes], throw=True)
+    return handle_event.apply(args=message(event, event_id), throw=True)
 
 
 class WitnessBackend(BaseEmailBackend):

@@ -11,8 +11,8 @@ from apps.events.consumer import Consumer, DatabaseUnavailable, Delivery, Outcom
 from apps.events.contracts import PushRequested
 from apps.events.models import DeadLetter, OutboxEvent, ProcessedMessage
 from apps.events.outbox import record_event
-from apps.events.testing import message
-from shop.services import get_service
+from shop.registry import get_service
+from testsupport.events import message
 
 # Any service database has the inbox, the outbox and the dead letters; the fakes write to the outbox.
 DATABASE = "push"

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.idempotency.models import IdempotencyKey
-from shop.services import SERVICES
+from shop.registry import SERVICES
 
 pytestmark = pytest.mark.django_db(databases=list(SERVICES))
 

@@ -1,9 +1,8 @@
 import uuid
-from datetime import UTC, datetime
 
 import factory
 
-from apps.events.contracts import Envelope, Event, Line, OrderCancelled, OrderRequested
+from apps.events.contracts import Line, OrderCancelled, OrderRequested
 from apps.inventory.enums import MovementKind
 from apps.inventory.models import InventoryItem, StockMovement
 
@@ -55,23 +54,3 @@ def order_cancelled(requested: OrderRequested, *, items=None, order_id=None) -> 
         reason="cancelled by the customer",
         items=requested.items if items is None else lines(*items),
     )
-
-
-def envelope_for(event: Event, event_id=None) -> Envelope:
-    return Envelope(
-        event_id=event_id or uuid.uuid4(),
-        event_type=event.event_type(),
-        occurred_at=datetime.now(UTC).isoformat(),
-        schema_version=event.schema_version,
-    )
-
-
-def attributes_for(event: Event, event_id=None) -> dict[str, str]:
-    """The envelope as the bridge hands it to the task: Pub/Sub message attributes."""
-    envelope = envelope_for(event, event_id)
-    return {
-        "event_id": str(envelope.event_id),
-        "event_type": envelope.event_type,
-        "occurred_at": envelope.occurred_at,
-        "schema_version": str(envelope.schema_version),
-    }

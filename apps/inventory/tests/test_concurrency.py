@@ -16,8 +16,9 @@ from apps.inventory.enums import MovementKind, ReservationStatus
 from apps.inventory.models import InventoryItem, Reservation, StockMovement
 from apps.inventory.tasks import handle_event
 from apps.inventory.tests.audit import conservation_breaches, stock
-from apps.inventory.tests.factories import attributes_for, order_cancelled, order_requested
-from shop.testing import WAIT_SECONDS, ConcurrentCalls
+from apps.inventory.tests.factories import order_cancelled, order_requested
+from testsupport.concurrency import WAIT_SECONDS, ConcurrentCalls
+from testsupport.events import message
 
 pytestmark = pytest.mark.django_db(databases=["inventory"], transaction=True)
 
@@ -27,8 +28,8 @@ class Deliveries(ConcurrentCalls):
 
 
 def delivery(event, event_id=None):
-    attributes = attributes_for(event, event_id)
-    return lambda: handle_event(event.event_type(), event.model_dump(mode="json"), attributes)
+    args = message(event, event_id)
+    return lambda: handle_event(*args)
 
 
 def outcomes(results) -> list[str]:

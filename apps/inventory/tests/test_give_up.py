@@ -18,20 +18,21 @@ from apps.inventory.enums import MovementKind, ReservationStatus
 from apps.inventory.handlers import GIVE_UP_HOOKS, HANDLERS
 from apps.inventory.models import Reservation, StockMovement
 from apps.inventory.tests.audit import conservation_breaches, stock
-from apps.inventory.tests.factories import envelope_for, lines, order_cancelled
+from apps.inventory.tests.factories import lines, order_cancelled
+from testsupport.events import envelope_of
 
 pytestmark = pytest.mark.django_db(databases=["inventory"])
 
 
 def handle(event, envelope=None):
     with transaction.atomic(using="inventory"):
-        HANDLERS[event.event_type()](event, envelope or envelope_for(event))
+        HANDLERS[event.event_type()](event, envelope or envelope_of(event))
 
 
 def give_up(event, envelope=None):
     """As the task does after the last retry: the hook in the dead letter's transaction."""
     with transaction.atomic(using="inventory"):
-        GIVE_UP_HOOKS[event.event_type()](event, envelope or envelope_for(event), "RuntimeError: a bug")
+        GIVE_UP_HOOKS[event.event_type()](event, envelope or envelope_of(event), "RuntimeError: a bug")
 
 
 def published(event_type: str) -> list[dict]:
@@ -88,7 +89,7 @@ def test_a_request_given_up_on_is_rejected_without_taking_stock(shelves):
 def test_a_request_given_up_on_and_replayed_later_has_no_effect(shelves):
     # given
     request = requested(("LAP-001", 2))
-    envelope = envelope_for(request)
+    envelope = envelope_of(request)
     give_up(request, envelope)
 
     # when: the dead letter is replayed, its cause fixed

@@ -11,14 +11,15 @@ from apps.inventory.enums import MovementKind, ReservationStatus
 from apps.inventory.handlers import HANDLERS, on_order_cancelled, on_order_failed, on_order_requested
 from apps.inventory.models import InventoryItem, Reservation, StockMovement
 from apps.inventory.tests.audit import conservation_breaches, stock
-from apps.inventory.tests.factories import envelope_for, order_cancelled, order_requested
+from apps.inventory.tests.factories import order_cancelled, order_requested
+from testsupport.events import envelope_of
 
 pytestmark = pytest.mark.django_db(databases=["inventory"])
 
 
 def handle(event, event_id=None):
     with transaction.atomic(using="inventory"):
-        HANDLERS[event.event_type()](event, envelope_for(event, event_id))
+        HANDLERS[event.event_type()](event, envelope_of(event, event_id))
 
 
 def outbox() -> list[tuple[str, dict]]:

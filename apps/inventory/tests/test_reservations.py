@@ -17,7 +17,8 @@ from apps.inventory.handlers import HANDLERS
 from apps.inventory.models import Reservation
 from apps.inventory.reservations import stock_reserve, stock_return
 from apps.inventory.tests.audit import conservation_breaches, reserved_units, stock
-from apps.inventory.tests.factories import envelope_for, lines, order_cancelled, order_requested
+from apps.inventory.tests.factories import lines, order_cancelled, order_requested
+from testsupport.events import envelope_of
 
 pytestmark = pytest.mark.django_db(databases=["inventory"])
 
@@ -36,7 +37,7 @@ def give_back(cart_id):
 
 def handle(event):
     with transaction.atomic(using="inventory"):
-        HANDLERS[event.event_type()](event, envelope_for(event))
+        HANDLERS[event.event_type()](event, envelope_of(event))
 
 
 def test_stock_reserve_answers_whether_the_cart_holds_its_stock():

@@ -13,7 +13,8 @@ from apps.inventory.handlers import on_order_requested
 from apps.inventory.models import Reservation, StockMovement
 from apps.inventory.tasks import handle_event
 from apps.inventory.tests.audit import conservation_breaches, stock
-from apps.inventory.tests.factories import attributes_for, envelope_for, order_cancelled, order_requested
+from apps.inventory.tests.factories import order_cancelled, order_requested
+from testsupport.events import attributes_of, envelope_of, message
 
 pytestmark = pytest.mark.django_db(databases=["inventory"])
 
@@ -28,7 +29,7 @@ def fail(**kwargs):
 
 def deliver(event, event_id=None):
     """Hand the task a message as the bridge would: JSON payload, envelope in the attributes."""
-    return handle_event(event.event_type(), event.model_dump(mode="json"), attributes_for(event, event_id))
+    return handle_event(*message(event, event_id))
 
 
 def inbox() -> list[tuple[str, str, str, str]]:
@@ -107,7 +108,7 @@ def test_a_cart_asking_again_after_a_rejection_is_a_new_event_with_its_own_effec
 
 def test_consume_runs_the_handler_once_per_event_id(shelves):
     event = order_requested(("LAP-001", 1))
-    envelope = envelope_for(event)
+    envelope = envelope_of(event)
 
     def run(envelope):
         return consume(
@@ -222,7 +223,7 @@ def test_record_failure_never_undoes_a_success(shelves):
 )
 def test_a_malformed_order_requested_is_dead_lettered_without_effect(shelves, payload):
     event_id = str(uuid.uuid4())
-    attributes = {"event_id": event_id, "event_type": OrderRequested.topic, "schema_version": "1"}
+    attributes = attributes_of(OrderRequested, event_id)
     before = effects()
 
     outcome = handle_event(OrderRequested.topic, payload, attributes)

@@ -2,7 +2,6 @@
 on still settles its notification; each rejection reason is told in its own words."""
 
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,26 +12,21 @@ from apps.notifications.enums import Audience, Channel, NotificationStatus
 from apps.notifications.handlers import GIVE_UP_HOOKS, HANDLERS
 from apps.notifications.models import Notification
 from apps.notifications.tests.factories import NotificationFactory
+from testsupport.events import envelope_of
 
 pytestmark = pytest.mark.django_db(databases=["notification"])
 
 CUSTOMER = uuid.UUID("550e8400-e29b-41d4-a716-446655440003")
 
 
-def envelope(event) -> Envelope:
-    return Envelope(
-        event_id=uuid.uuid4(), event_type=event.topic, occurred_at=datetime.now(UTC).isoformat(), schema_version=1
-    )
-
-
-def run(table, event, envelope_=None) -> Envelope:
-    envelope_ = envelope_ or envelope(event)
+def run(table, event, envelope=None) -> Envelope:
+    envelope = envelope or envelope_of(event)
     with transaction.atomic(using="notification"):
         if table is GIVE_UP_HOOKS:
-            table[event.topic](event, envelope_, "RuntimeError: a bug")
+            table[event.topic](event, envelope, "RuntimeError: a bug")
         else:
-            table[event.topic](event, envelope_)
-    return envelope_
+            table[event.topic](event, envelope)
+    return envelope
 
 
 def order_created() -> OrderCreated:

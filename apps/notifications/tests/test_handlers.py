@@ -11,6 +11,7 @@ from apps.notifications.enums import Audience, Channel, NotificationStatus
 from apps.notifications.models import Notification
 from apps.notifications.services import notification_create
 from apps.notifications.tests.factories import NotificationFactory
+from testsupport.events import envelope_of
 
 pytestmark = pytest.mark.django_db(databases=["notification"])
 
@@ -48,18 +49,9 @@ def stock_rejected(customer_id=CUSTOMER) -> StockRejected:
     )
 
 
-def envelope_for(event, event_id=None) -> Envelope:
-    return Envelope(
-        event_id=event_id or uuid.uuid4(),
-        event_type=event.event_type(),
-        occurred_at="2024-05-01T12:00:00Z",
-        schema_version=1,
-    )
-
-
 def handle(handler, event, envelope=None) -> Envelope:
     """Run a handler the way the inbox does: inside the service database's transaction."""
-    envelope = envelope or envelope_for(event)
+    envelope = envelope or envelope_of(event)
     with transaction.atomic(using="notification"):
         handler(event, envelope)
     return envelope
@@ -139,7 +131,7 @@ def test_the_same_event_again_creates_nothing_more(handler, build):
 
     # when: redelivered, or re-published with the same event id
     handle(handler, event, envelope)
-    handle(handler, event, envelope_for(event, event_id=envelope.event_id))
+    handle(handler, event, envelope_of(event, event_id=envelope.event_id))
 
     # then
     assert Notification.objects.count() == notifications_before

@@ -11,7 +11,7 @@ from apps.idempotency.models import IdempotencyKey
 from apps.notifications.events import DATABASE
 from apps.notifications.models import Notification
 from shop.identity import issue_token
-from shop.testing import ConcurrentCalls, assert_answered_once_and_replayed
+from testsupport.concurrency import ConcurrentCalls, assert_answered_once_and_replayed
 
 pytestmark = pytest.mark.django_db(databases=["notification"])
 

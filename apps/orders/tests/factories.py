@@ -9,12 +9,12 @@ from decimal import Decimal
 
 import factory
 from django.db import transaction
-from django.utils import timezone
 
-from apps.events.contracts import Envelope, Line, ProductChanged, StockAvailable
+from apps.events.contracts import Line, ProductChanged, StockAvailable
 from apps.orders.enums import OrderStatus
 from apps.orders.handlers import on_stock_available
 from apps.orders.models import CatalogProduct, Order, OrderItem, OrderStatusChange
+from testsupport.events import envelope_of
 
 DATABASE = "order"
 
@@ -68,17 +68,6 @@ class OrderStatusChangeFactory(factory.django.DjangoModelFactory):
 # --- Events the order service consumes --------------------------------------------------------
 
 
-class EnvelopeFactory(factory.Factory):
-    class Meta:
-        model = Envelope
-
-    event_id = factory.LazyFunction(uuid.uuid4)
-    event_type = StockAvailable.topic
-    occurred_at = factory.LazyFunction(lambda: timezone.now().isoformat())
-    schema_version = 1
-    correlation_id = None
-
-
 class StockAvailableFactory(factory.Factory):
     class Meta:
         model = StockAvailable
@@ -112,5 +101,5 @@ def place_order(**event_fields) -> Order:
     """
     event = StockAvailableFactory(**event_fields)
     with transaction.atomic(using=DATABASE):
-        on_stock_available(event, EnvelopeFactory())
+        on_stock_available(event, envelope_of(event))
     return Order.objects.using(DATABASE).get(cart_id=event.cart_id)

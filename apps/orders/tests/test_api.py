@@ -16,13 +16,13 @@ from apps.orders.handlers import on_stock_available
 from apps.orders.models import Order, OrderStatusChange
 from apps.orders.tests.factories import (
     CatalogProductFactory,
-    EnvelopeFactory,
     OrderFactory,
     OrderItemFactory,
     StockAvailableFactory,
     lines,
     place_order,
 )
+from testsupport.events import envelope_of
 
 pytestmark = pytest.mark.django_db(databases=["order"])
 
@@ -552,7 +552,7 @@ def test_a_posted_request_becomes_an_order_once_stock_is_reserved(api, catalog):
     # when: inventory reserves the stock and answers with stock-available
     event = StockAvailableFactory(cart_id=cart_id, customer_id=JOHN, items=lines(("PHN-001", 2)))
     with transaction.atomic(using="order"):
-        on_stock_available(event, EnvelopeFactory())
+        on_stock_available(event, envelope_of(event))
 
     # then
     [found] = api.get(f"/orders?cart_id={cart_id}", HTTP_X_CUSTOMER_ID=JOHN).json()["results"]

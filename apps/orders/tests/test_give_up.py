@@ -12,6 +12,7 @@ from apps.orders.models import Order, OrderFailure
 from apps.orders.services import order_give_up
 from apps.orders.tasks import handle_event
 from apps.orders.tests.factories import CatalogProductFactory, OrderFactory
+from testsupport.events import message
 
 pytestmark = pytest.mark.django_db(databases=["order"])
 
@@ -24,8 +25,7 @@ def stock_available(*, cart_id=None, attempt=1) -> tuple[list, StockAvailable]:
         items=[Line(product_sku="NEW-001", quantity=2)],
         attempt=attempt,
     )
-    attributes = {"event_id": str(uuid.uuid4()), "event_type": event.topic, "schema_version": "1"}
-    return [event.topic, event.model_dump(mode="json"), attributes], event
+    return message(event), event
 
 
 def failed_events():

@@ -13,12 +13,12 @@ from apps.orders.models import CatalogProduct, Order, OrderItem, OrderStatusChan
 from apps.orders.services import PriceUnknown
 from apps.orders.tests.factories import (
     CatalogProductFactory,
-    EnvelopeFactory,
     ProductChangedFactory,
     StockAvailableFactory,
     lines,
     place_order,
 )
+from testsupport.events import envelope_of
 
 pytestmark = pytest.mark.django_db(databases=["order"])
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db(databases=["order"])
 def deliver(handler, event, envelope=None):
     """Run a handler the way the inbox does: inside one transaction on the order database."""
     with transaction.atomic(using="order"):
-        handler(event, envelope or EnvelopeFactory(event_type=event.topic))
+        handler(event, envelope or envelope_of(event))
 
 
 def outbox(event_type):
@@ -119,7 +119,7 @@ def test_money_in_the_event_keeps_two_places_for_round_amounts():
 def test_a_redelivered_stock_available_creates_nothing_more(catalog):
     # given: the event has been handled once
     event = StockAvailableFactory(items=lines(("LAP-001", 1)))
-    envelope = EnvelopeFactory(event_type=StockAvailable.topic)
+    envelope = envelope_of(event)
     deliver(on_stock_available, event, envelope)
 
     # when: Pub/Sub delivers it again

@@ -13,7 +13,7 @@ from apps.idempotency.models import IdempotencyKey
 from apps.orders.events import DATABASE
 from apps.orders.tests.factories import CatalogProductFactory
 from shop.identity import issue_token
-from shop.testing import ConcurrentCalls, assert_answered_once_and_replayed
+from testsupport.concurrency import ConcurrentCalls, assert_answered_once_and_replayed
 
 pytestmark = pytest.mark.django_db(databases=["order"])
 

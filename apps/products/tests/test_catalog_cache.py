@@ -11,7 +11,7 @@ from apps.products import services
 from apps.products.api import views
 from apps.products.selectors import catalog_state
 from apps.products.tests.factories import ProductFactory
-from shop.testing import ConcurrentCalls
+from testsupport.concurrency import ConcurrentCalls
 
 
 class Requests(ConcurrentCalls):

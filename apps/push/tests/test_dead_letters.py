@@ -4,9 +4,11 @@ import uuid
 
 import pytest
 
+from apps.events.contracts import PushRequested
 from apps.events.models import DeadLetter, OutboxEvent
 from apps.push.models import PushMessage
 from apps.push.tasks import handle_event
+from testsupport.events import attributes_of
 
 pytestmark = pytest.mark.django_db(databases=["push"])
 
@@ -19,7 +21,7 @@ def test_the_last_failed_retry_reports_the_notification_failed(settings, monkeyp
     monkeypatch.setattr("apps.push.handlers.push_deliver_many", broken)
     notification_id = str(uuid.uuid4())
     payload = {"notification_id": notification_id, "customer_id": str(uuid.uuid4()), "title": "t", "message": "m"}
-    attributes = {"event_id": str(uuid.uuid4()), "event_type": "push.requested", "schema_version": "1"}
+    attributes = attributes_of(PushRequested)
 
     # when: the last attempt fails too
     result = handle_event.apply(args=["push.requested", payload, attributes], retries=settings.HANDLER_MAX_RETRIES)

@@ -4,31 +4,22 @@ import pytest
 from django.db import transaction
 
 from apps.events.consumer import Delivery
-from apps.events.contracts import Envelope, PushRequested
+from apps.events.contracts import PushRequested
 from apps.events.models import OutboxEvent
-from apps.events.testing import message
 from apps.push import handlers
 from apps.push.models import PushMessage
 from apps.push.services import push_deliver
+from testsupport.events import envelope_of, message
 
 pytestmark = pytest.mark.django_db(databases=["push"])
 
 CUSTOMER = uuid.UUID("550e8400-e29b-41d4-a716-446655440002")
 
 
-def envelope_for(event, event_id=None) -> Envelope:
-    return Envelope(
-        event_id=event_id or uuid.uuid4(),
-        event_type=event.event_type(),
-        occurred_at="2024-05-01T12:00:00Z",
-        schema_version=1,
-    )
-
-
 def handle(event, envelope=None) -> None:
     """Run the handler the way the inbox does: inside the service database's transaction."""
     with transaction.atomic(using="push"):
-        handlers.on_push_requested(event, envelope or envelope_for(event))
+        handlers.on_push_requested(event, envelope or envelope_of(event))
 
 
 def push_requested(**fields) -> PushRequested:
@@ -78,7 +69,7 @@ def test_push_requested_records_the_delivery():
 def test_the_same_request_twice_delivers_once():
     # given
     event = push_requested()
-    envelope = envelope_for(event)
+    envelope = envelope_of(event)
     handle(event, envelope)
 
     # when: redelivered, and re-published under a fresh envelope

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from apps.events.dead_letters import pending_dead_letters, replay
-from shop.services import SERVICES
+from shop.registry import SERVICES
 from shop.topology import handlers_of
 
 

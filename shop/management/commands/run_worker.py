@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.events.queues import QueueNotMigrated, ensure_task_queue, task_queue
 from shop.celery import app
-from shop.services import QUEUE_PREFIX, SERVICES
+from shop.registry import QUEUE_PREFIX, SERVICES
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from importlib import import_module, util
 
 from django.core.management.base import BaseCommand
 
-from shop.services import SERVICES
+from shop.registry import SERVICES
 
 
 class Command(BaseCommand):

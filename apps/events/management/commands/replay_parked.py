@@ -4,7 +4,7 @@ from celery import current_app
 from django.core.management.base import BaseCommand
 
 from apps.events.queues import is_quorum, parking_queue, task_queue
-from shop.services import SERVICES
+from shop.registry import SERVICES
 
 # Headers the broker added when it dead-lettered the message; the moved copy starts afresh.
 DEATH_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason", "x-delivery-count")

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from apps.idempotency.services import idempotency_keys_purge
-from shop.services import SERVICES
+from shop.registry import SERVICES
 
 
 class Command(BaseCommand):

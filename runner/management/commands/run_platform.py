@@ -2,9 +2,9 @@
 
 Starts the Pub/Sub emulator first when PUBSUB_EMULATOR_HOST points at nothing, provisions the
 topics, then runs the eight web services, the outbox relay, the bridge and one Celery worker per
-service queue under shop.supervisor, which restarts any of them that dies (with backoff, logged,
+service queue under runner.supervisor, which restarts any of them that dies (with backoff, logged,
 counted). The e2e tests, the benchmark and chaos runs use the same supervisor and process list
-(shop.launcher); --port-offset lets one of those run this very command beside `make run`.
+(runner.launcher); --port-offset lets one of those run this very command beside `make run`.
 """
 
 import os
@@ -14,10 +14,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from shop import emulator
-from shop.processes import platform_programs
-from shop.services import SERVICES
-from shop.supervisor import Supervisor
+from runner import emulator
+from runner.processes import platform_programs
+from runner.supervisor import Supervisor
+from shop.registry import SERVICES
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Test helpers shared by several apps' test suites (never imported by the platform itself)."""
+"""Concurrent calls that surely overlap, for tests of races and locks (never imported by the platform itself)."""
 
 from __future__ import annotations
 

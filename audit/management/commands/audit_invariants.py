@@ -1,6 +1,6 @@
 """Check the contract's four invariants across every service's database; exit 1 on any violation.
 
-Reads each service's data through its own connection only (see shop/audit.py for what each check
+Reads each service's data through its own connection only (see audit/invariants.py for what each check
 does and what the grace excuses). For a verdict that excuses nothing, let the platform drain and
 use --grace 0.
 """
@@ -11,7 +11,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from shop.audit import DEFAULT_GRACE_SECONDS, AuditReport, missing_databases, run_audit, saga_bound_seconds
+from audit.invariants import DEFAULT_GRACE_SECONDS, AuditReport, missing_databases, run_audit, saga_bound_seconds
 
 
 class Command(BaseCommand):

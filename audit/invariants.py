@@ -51,7 +51,7 @@ from apps.notifications.models import Notification
 from apps.orders.enums import OrderStatus
 from apps.orders.models import Order, OrderItem
 from apps.push.models import PushMessage
-from shop.services import SERVICES, get_service
+from shop.registry import SERVICES, get_service
 from shop.topology import subscriptions
 
 CHUNK = 2000

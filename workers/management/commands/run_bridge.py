@@ -4,7 +4,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from shop.services import SERVICES
+from shop.registry import SERVICES
 from shop.topology import subscriptions
 from workers.bridge import Bridge
 

@@ -5,7 +5,7 @@ It gets its own databases, Pub/Sub project and broker queues.
 Every process is the one `make run` starts (gunicorn per service, the relay, the bridge, one
 Celery worker per service queue), on ports 10000 (or 11000, ...) above the contract's, so a test run can sit
 beside a running `make run`, or another test run, without touching its data. They run under the
-supervisor `make run` uses (shop.supervisor): whatever dies is restarted, as it would be there.
+supervisor `make run` uses (runner.supervisor): whatever dies is restarted, as it would be there.
 Each process logs to ``<workdir>/<name>.log``, the supervisor to ``<workdir>/supervisor.log``.
 """
 
@@ -27,10 +27,10 @@ import requests
 from google.cloud import pubsub_v1
 from kombu import Connection
 
-from shop import emulator
-from shop.processes import platform_programs
-from shop.services import SERVICES
-from shop.supervisor import Supervisor
+from runner import emulator
+from runner.processes import platform_programs
+from runner.supervisor import Supervisor
+from shop.registry import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_PORT_OFFSET = 10000  # the first platform answers on 13000-13007, a second on 14000-14007 ...
@@ -90,7 +90,7 @@ class Platform:
         self.env.update(overrides)  # WEB_CONCURRENCY, CELERY_CONCURRENCY, ... for a benchmark
         for name in SERVICES:
             self.env.pop(f"{name.upper()}_DATABASE_URL", None)
-        # What `make run` runs, under the supervisor `make run` uses (shop.supervisor), with the
+        # What `make run` runs, under the supervisor `make run` uses (runner.supervisor), with the
         # same backoff and grace period; only the ports and the log files differ.
         self.supervisor = Supervisor(
             platform_programs(sys.executable, self.env, port_offset=self.port_offset, log_dir=workdir),

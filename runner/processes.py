@@ -6,8 +6,8 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
-from shop.services import SERVICES, Service
-from shop.supervisor import Program
+from runner.supervisor import Program
+from shop.registry import SERVICES, Service
 
 
 def web_command(python: str) -> str:
