@@ -29,8 +29,8 @@ OUTBOX_POLL_SECONDS = env.float("OUTBOX_POLL_SECONDS", default=1.0)
 # Relay and bridge: after a round that moved anything, wait this long before the next, so that what
 # arrives meanwhile travels together (one Publish, one Pull, one task, one transaction). Idle, an
 # event is moved at once; under load batches grow by themselves. 0: never wait.
-OUTBOX_LINGER_SECONDS = env.float("OUTBOX_LINGER_SECONDS", default=0.025)
-BRIDGE_LINGER_SECONDS = env.float("BRIDGE_LINGER_SECONDS", default=0.025)
+OUTBOX_LINGER_SECONDS = env.float("OUTBOX_LINGER_SECONDS", default=0.05)
+BRIDGE_LINGER_SECONDS = env.float("BRIDGE_LINGER_SECONDS", default=0.05)
 # Relay: a row that failed this many times, the last time with an error that retrying cannot cure
 # (too large, invalid, a topic it cannot re-create), is parked: left out, shown in the admin.
 OUTBOX_MAX_PUBLISH_ATTEMPTS = env.int("OUTBOX_MAX_PUBLISH_ATTEMPTS", default=10)
