@@ -4,7 +4,7 @@ from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import Q, prefetch_related_objects
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.carts.enums import CartStatus
@@ -57,6 +57,7 @@ def cart_add_item(*, customer_id: UUID, product_sku: str, quantity: int) -> Cart
             raise InvalidRequest(f"At most {MAX_LINE_QUANTITY} units of one product per cart.", field="quantity")
         if not new:  # a cart created by this request is active, with nothing to clear
             _touch(cart)
+        _read_lines(cart)  # for the answer
     return cart
 
 
@@ -81,7 +82,7 @@ def cart_convert(*, customer_id: UUID) -> Cart:
     """Lock the active cart and record order-requested, in one transaction."""
     with transaction.atomic(using=DATABASE):
         cart, _ = _editable_cart(customer_id, create=False, missing=InvalidRequest("The cart is empty."))
-        prefetch_related_objects([cart], "items")  # read once: for the event and for the answer
+        _read_lines(cart)  # read once: for the event and for the answer
         if not cart.items.all():
             raise InvalidRequest("The cart is empty.")
         cart.cart_locked = True
@@ -117,10 +118,26 @@ def cart_mark_ordered(*, cart_id: UUID) -> bool:
 
 
 # The customer's unlocked cart, else the one processing (unlocked first), locked for the transaction.
-_EDITABLE_OR_PROCESSING = """
-SELECT * FROM carts_cart WHERE customer_id = %s AND (NOT cart_locked OR status = %s)
+_CART_COLUMNS = [field.attname for field in Cart._meta.concrete_fields]
+_EDITABLE_OR_PROCESSING = f"""
+SELECT {", ".join(_CART_COLUMNS)} FROM carts_cart WHERE customer_id = %s AND (NOT cart_locked OR status = %s)
 ORDER BY cart_locked LIMIT 1 FOR UPDATE
-"""
+"""  # noqa: S608 - the model's own column names
+_LINE_COLUMNS = [field.attname for field in CartItem._meta.concrete_fields]
+_LINES = f"SELECT {', '.join(_LINE_COLUMNS)} FROM carts_cartitem WHERE cart_id = %s ORDER BY added_at, id"  # noqa: S608
+
+
+def _read_lines(cart: Cart) -> None:
+    """The cart's lines, in one constant query, left where a prefetch would leave them (``cart.items.all()``)."""
+    with connections[DATABASE].cursor() as cursor:
+        cursor.execute(_LINES, [cart.pk])
+        lines = [CartItem.from_db(DATABASE, _LINE_COLUMNS, row) for row in cursor.fetchall()]
+    # What prefetch_related_objects does once it has the rows: a queryset holding them, unevaluated SQL.
+    items = CartItem.objects.using(DATABASE).filter(cart_id=cart.pk)
+    items._result_cache, items._prefetch_done = lines, True
+    cart._prefetched_objects_cache = {"items": items}
+
+
 _NEW_CART = """
 INSERT INTO carts_cart (id, customer_id, status, cart_locked, created_at, updated_at, conversions, status_reason)
 VALUES (%s, %s, %s, false, now(), now(), 0, '')
@@ -137,8 +154,10 @@ def _editable_cart(customer_id: UUID, *, create: bool, missing: Exception | None
     that yields to a cart another request created a moment ago.
     """
     for _attempt in range(2):
-        found = Cart.objects.using(DATABASE).raw(_EDITABLE_OR_PROCESSING, [customer_id, CartStatus.PROCESSING])
-        cart = next(iter(found), None)
+        with connections[DATABASE].cursor() as cursor:
+            cursor.execute(_EDITABLE_OR_PROCESSING, [customer_id, CartStatus.PROCESSING])
+            row = cursor.fetchone()
+        cart = Cart.from_db(DATABASE, _CART_COLUMNS, row) if row else None
         if cart is not None and not cart.cart_locked:
             return cart, False
         if cart is not None:

@@ -161,7 +161,10 @@ class Consumer:
                 continue
             parsed.append(_Parsed(index, delivery, handler, event, envelope))
         prepared = self._prepare(parsed)
-        if not (len(parsed) > 1 and self._handle_together(parsed, started_at, results)):
+        # A batch whose prepare hook failed for an event goes one at a time: that event must not be
+        # handled (an email handed over) before what its hook commits is committed.
+        together = len(parsed) > 1 and len(prepared) == len(parsed)
+        if not (together and self._handle_together(parsed, started_at, results)):
             for item in parsed:
                 results[item.index] = self._handle_alone(item, started_at, prepared=item.index in prepared)
         return [results[index] for index in range(len(deliveries))]

@@ -145,12 +145,9 @@ def test_rows_the_relay_cannot_publish_stay_pending_with_the_error_until_it_can(
     assert not OutboxEvent.objects.using("cart").filter(published_at__isnull=True).exists()
 
 
-def test_the_bridge_hands_a_pulled_batch_to_celery_in_batched_tasks_and_dead_letters_what_it_cannot_route(
-    provisioned, queue_prefix
-):
-    # given: three events and one message that is not JSON on the cart's stock.rejected subscription
-    subscription = Subscription(registry.SERVICES["cart"], "stock.rejected")
-    event_ids = [str(uuid.uuid4()) for _ in range(3)]
+def publish_stock_rejected(count: int) -> list[str]:
+    """``count`` stock.rejected events published by inventory, as the relay would; their event ids."""
+    event_ids = [str(uuid.uuid4()) for _ in range(count)]
     client = publisher()
     for event_id in event_ids:
         payload = {"cart_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "details": []}
@@ -161,7 +158,16 @@ def test_the_bridge_hands_a_pulled_batch_to_celery_in_batched_tasks_and_dead_let
             event_type="stock.rejected",
             producer="inventory-service",
         ).result(timeout=30)
-    client.publish(
+    return event_ids
+
+
+def test_the_bridge_hands_a_pulled_batch_to_celery_in_batched_tasks_and_dead_letters_what_it_cannot_route(
+    provisioned, queue_prefix
+):
+    # given: three events and one message that is not JSON on the cart's stock.rejected subscription
+    subscription = Subscription(registry.SERVICES["cart"], "stock.rejected")
+    event_ids = publish_stock_rejected(3)
+    publisher().publish(
         topic_path("stock.rejected"), b"{not json", event_id=str(uuid.uuid4()), event_type="stock.rejected"
     ).result(timeout=30)
     received = pull(subscription.name, 4, ack=False)
@@ -189,15 +195,7 @@ def test_the_bridge_hands_a_pulled_batch_to_celery_in_batched_tasks_and_dead_let
 def stock_rejected_messages(count: int) -> tuple[Subscription, list]:
     """``count`` events published and pulled (not yet acknowledged) from the cart's stock.rejected."""
     subscription = Subscription(registry.SERVICES["cart"], "stock.rejected")
-    client = publisher()
-    for _ in range(count):
-        payload = {"cart_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "details": []}
-        client.publish(
-            topic_path("stock.rejected"),
-            json.dumps(payload).encode(),
-            event_id=str(uuid.uuid4()),
-            producer="inventory-service",
-        ).result(timeout=30)
+    publish_stock_rejected(count)
     received = pull(subscription.name, count, ack=False)
     assert len(received) == count
     return subscription, received
@@ -297,16 +295,7 @@ def test_the_bridge_running_hands_what_it_receives_to_the_broker_and_acknowledge
     running.start()
     try:
         # when: two events are published
-        event_ids = [str(uuid.uuid4()) for _ in range(2)]
-        client = publisher()
-        for event_id in event_ids:
-            payload = {"cart_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "details": []}
-            client.publish(
-                topic_path("stock.rejected"),
-                json.dumps(payload).encode(),
-                event_id=event_id,
-                producer="inventory-service",
-            ).result(timeout=30)
+        event_ids = publish_stock_rejected(2)
 
         # then: the broker holds a task for each, of the path's kind
         tasks, deadline = [], time.monotonic() + 30
