@@ -15,7 +15,6 @@ import time
 from django.conf import settings
 
 from apps.events.consumer import Consumer
-from apps.events.inbox import Handler
 
 
 def applies_to(service_name: str) -> bool:
@@ -24,16 +23,19 @@ def applies_to(service_name: str) -> bool:
 
 
 def slowed(consumer: Consumer, seconds: float) -> Consumer:
-    """The same consumer, each of its handlers sleeping ``seconds`` after its effects, before the commit."""
+    """The same consumer, each of its handlers (batch handlers too) sleeping ``seconds`` after its effects,
+    before the commit."""
 
-    def slow(handler: Handler) -> Handler:
+    def slow(handler):
         @functools.wraps(handler)
-        def slowed_handler(event, envelope) -> None:
-            handler(event, envelope)
+        def slowed_handler(*args) -> None:
+            handler(*args)
             time.sleep(seconds)
 
         return slowed_handler
 
     slowed_consumer = copy.copy(consumer)
     slowed_consumer.handlers = {event_type: slow(handler) for event_type, handler in consumer.handlers.items()}
+    # A batch handler takes the place of its type's handler (email, push): it is slowed the same way.
+    slowed_consumer.batch_handlers = {t: slow(handler) for t, handler in consumer.batch_handlers.items()}
     return slowed_consumer

@@ -22,7 +22,7 @@ def notification_create(
     event_type: str = "",
     event_id: UUID | None = None,
 ) -> Notification:
-    with transaction.atomic(using=DATABASE, savepoint=False):  # in a handler: no SAVEPOINT
+    with transaction.atomic(using=DATABASE):
         notification = Notification.objects.create(
             customer_id=customer_id,
             audience=audience,

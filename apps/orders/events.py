@@ -4,7 +4,7 @@ from uuid import UUID, uuid4
 
 from apps.events.contracts import Line, OrderCancelled, OrderCreated, OrderFailed, OrderRequested, PricedLine
 from apps.events.outbox import record_event
-from apps.orders.models import Order, OrderFailure, OrderItem
+from apps.orders.models import Order, OrderFailure
 from shop.registry import get_service
 
 DATABASE = get_service("order").database
@@ -12,15 +12,14 @@ DATABASE = get_service("order").database
 PUBLISHES = (OrderRequested, OrderCreated, OrderCancelled, OrderFailed)
 
 
-def record_order_created(order: Order, lines: list[OrderItem] | list[PricedLine] | None = None) -> None:
-    """``lines``: the order's items when the caller has them at hand (else they are read)."""
-    lines = order.items.all() if lines is None else lines
+def record_order_created(order: Order, lines: list[PricedLine]) -> None:
+    """``lines``: the order's items as just written (nothing is read back)."""
     event = OrderCreated(
         order_id=order.id,
         cart_id=order.cart_id,
         customer_id=order.customer_id,
         total_amount=order.total_amount,
-        items=[PricedLine(product_sku=i.product_sku, quantity=i.quantity, price=i.price) for i in lines],
+        items=lines,
     )
     record_event(event, using=DATABASE, ordering_key=str(order.id), correlation_id=order.cart_id)
 

@@ -193,3 +193,16 @@ def test_a_batch_handler_takes_the_claimed_events_together_and_one_alone_as_a_li
 
     assert together == [[notification_id(d) for d in new], [notification_id(alone)]]
     assert len(effects()) == 4
+
+
+def test_fault_injection_slows_batch_handlers_too(monkeypatch):
+    from apps.events import faults
+
+    slept = []
+    monkeypatch.setattr(faults.time, "sleep", slept.append)
+    handler, batch = FakeHandler(), deliveries(2)
+    slowed = faults.slowed(consumer(handler, batch_handlers={PushRequested.topic: lambda events: None}), 30)
+
+    slowed.handle(batch)
+
+    assert slept == [30]  # once, for the batch handler that took the place of the one-event handler
