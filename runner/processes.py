@@ -23,6 +23,16 @@ def worker_command(python: str, services: list[Service]) -> str:
     return f"{shlex.quote(python)} manage.py run_worker {' '.join(service.name for service in services)}"
 
 
+# Flower, Celery's own monitor (workers, queues, every task and its outcome), on the local machine
+# only: `make run` prints its address. The workers send it their task events (CELERY_TASK_EVENTS,
+# on in the local settings). Its API answers without a login, so it listens on 127.0.0.1 alone.
+FLOWER_PORT = 5555
+
+
+def flower_command(python: str, port: int) -> str:
+    return f"{shlex.quote(python)} -m celery -A shop.celery flower --address=127.0.0.1 --port={port}"
+
+
 def worker_of(service_name: str) -> str:
     """The name of the local worker process that consumes a service's queue."""
     for group, members in WORKER_GROUPS.items():
@@ -46,6 +56,7 @@ def platform_processes(python: str, *, port_offset: int = 0) -> dict[str, tuple[
     processes["bridge"] = (f"{py} manage.py run_bridge", {})
     for group, members in WORKER_GROUPS.items():
         processes[f"{group}-worker"] = (worker_command(python, [SERVICES[name] for name in members]), {})
+    processes["flower"] = (flower_command(python, FLOWER_PORT + port_offset), {"FLOWER_UNAUTHENTICATED_API": "true"})
     return processes
 
 

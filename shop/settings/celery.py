@@ -63,4 +63,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Task events (received, started, succeeded, failed, retried) for a monitor such as Flower: one small
+# broker message per step of a task, so off unless a monitor listens (the local settings turn it on).
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_TASK_EVENTS", default=False)
 CELERY_TASK_ALWAYS_EAGER = False

@@ -13,3 +13,6 @@ from shop.settings.environment import env
 STAFF_USERNAME = env.str("STAFF_USERNAME", default="admin")
 STAFF_PASSWORD = env.str("STAFF_PASSWORD", default="admin")
 STAFF_EMAIL = env.str("STAFF_EMAIL", default="admin@example.com")
+
+# `make run` starts Flower (runner/processes.py), which shows what the workers report.
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_TASK_EVENTS", default=True)

@@ -1,8 +1,8 @@
 """Run every process of the platform in the foreground, as `make run` does; Ctrl-C stops them all.
 
 Starts the Pub/Sub emulator first when PUBSUB_EMULATOR_HOST points at nothing, provisions the
-topics, then runs the eight web services, the outbox relay, the bridge and one Celery worker per
-service queue under runner.supervisor, which restarts any of them that dies (with backoff, logged,
+topics, then runs the eight web services, the outbox relay, the bridge, the Celery workers and
+Flower (Celery's monitor) under runner.supervisor, which restarts any of them that dies (with backoff, logged,
 counted). The e2e tests, the benchmark and chaos runs use the same supervisor and process list
 (runner.launcher); --port-offset lets one of those run this very command beside `make run`.
 """
@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from runner import emulator
-from runner.processes import platform_programs
+from runner.processes import FLOWER_PORT, platform_programs
 from runner.supervisor import Supervisor
 from shop.registry import SERVICES
 
@@ -42,6 +42,7 @@ class Command(BaseCommand):
             )
             for service in SERVICES.values():
                 self.stdout.write(f"{service.service_name:>22}  http://127.0.0.1:{service.port + offset}/")
+            self.stdout.write(f"{'flower (Celery monitor)':>22}  http://127.0.0.1:{FLOWER_PORT + offset}/")
             self.stdout.write(self.identity_note())
             self.stdout.write("a process that dies is restarted; Ctrl-C stops everything")
             self.stdout.flush()
