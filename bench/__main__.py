@@ -70,7 +70,8 @@ def machine_cpu_seconds() -> float:
     return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
-PLATFORM_KINDS = ("web", "worker", "relay", "bridge", "postgresql", "emulator", "rabbitmq")
+# Flower is part of what `make run` runs (and what its task events cost the workers and RabbitMQ).
+PLATFORM_KINDS = ("web", "worker", "relay", "bridge", "flower", "postgresql", "emulator", "rabbitmq")
 
 
 def read_paths(target: Target, customer: str, seconds: int, connections: int) -> dict:
