@@ -183,7 +183,13 @@ def dead_letter(
     error = storable(error)
     with transaction.atomic(using=database):
         _record(
-            database, service_name, event_id, event_type, ProcessingStatus.DEAD_LETTERED, error, correlation_of(attributes)
+            database,
+            service_name,
+            event_id,
+            event_type,
+            ProcessingStatus.DEAD_LETTERED,
+            error,
+            correlation_of(attributes),
         )
         if on_give_up is not None:
             try:

@@ -12,7 +12,10 @@ def on_push_requested(event: PushRequested, envelope: Envelope) -> None:
 def on_pushes_requested(requests: list[tuple[PushRequested, Envelope]]) -> None:
     """A batch's push requests: stored together, reported in one notification.delivered."""
     push_deliver_many(
-        [Push(e.notification_id, e.customer_id, e.title, e.message, envelope.correlation_id) for e, envelope in requests]
+        [
+            Push(e.notification_id, e.customer_id, e.title, e.message, envelope.correlation_id)
+            for e, envelope in requests
+        ]
     )
 
 
