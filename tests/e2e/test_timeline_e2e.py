@@ -105,6 +105,34 @@ def test_staff_follow_one_order_from_its_convert_to_its_push_message(jwt_platfor
         assert json.loads(traced.stdout)["entries"] == entries
 
 
+def test_a_service_that_is_down_is_named_and_the_rest_of_the_timeline_returned(jwt_platform):
+    # given: an order, and then the push service's web process stopped
+    customer = new_customer(jwt_platform, token=STAFF)
+    sku = new_product(jwt_platform, stock=5, token=STAFF)
+    own = token(customer)
+    jwt_platform.post("cart", "/cart/items", token=own, json={"product_sku": sku, "quantity": 1})
+    cart_id = jwt_platform.post("cart", "/cart/convert-to-order", token=own).json()["cart_id"]
+    order = wait_until(
+        lambda: jwt_platform.get("order", f"/orders?cart_id={cart_id}", token=own).json()["results"],
+        timeout=30,
+        message="the order confirmed",
+    )[0]
+    jwt_platform.kill("push-web")
+    try:
+        # when
+        response = jwt_platform.get("order", f"/orders/{order['id']}/timeline", token=STAFF)
+
+        # then
+        assert response.status_code == 200, response.text
+        timeline = response.json()
+        assert [m["service"] for m in timeline["missing"]] == ["push"]
+        assert {e["service"] for e in timeline["entries"]} >= {"cart", "inventory", "order"}
+        assert "push" not in {e["service"] for e in timeline["entries"]}
+    finally:
+        jwt_platform.start("push-web")
+        wait_until(lambda: jwt_platform._healthy("push"), timeout=60, message="push health")
+
+
 def test_a_customer_cannot_see_a_timeline_even_of_their_own_order(jwt_platform):
     other = token(uuid.uuid4())
 
