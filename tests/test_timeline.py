@@ -11,8 +11,10 @@ that answers every service's ``/events/trail``.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
+from contextlib import ExitStack
 from decimal import Decimal
 from importlib import import_module
 from io import StringIO
@@ -21,6 +23,8 @@ import jwt
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.carts.services import cart_add_item, cart_convert
@@ -209,6 +213,20 @@ def test_trace_prints_the_same_entries_for_the_cart_the_order_and_the_correlatio
     for service, kind, what in THE_LIFE_OF_AN_ORDER:
         assert any(service in line and kind in line and what in line for line in lines), (service, kind, what)
     assert "nothing recorded" in trace(unknown)
+
+
+def test_trace_reads_each_service_only_through_its_own_connection(order):
+    shared = ("outbox", "processed_messages", "dead_letters")
+    with ExitStack() as stack:
+        captured = {alias: stack.enter_context(CaptureQueriesContext(connections[alias])) for alias in SERVICES}
+        trace(order.id, "--json")
+
+    for alias, context in captured.items():
+        own = f"{SERVICES[alias].app_label}_"
+        assert context.captured_queries, alias  # every service was read
+        for query in context.captured_queries:
+            tables = set(re.findall(r'(?:FROM|JOIN) "(\w+)"', query["sql"]))
+            assert all(t.startswith(own) or t in shared for t in tables), (alias, query["sql"])
 
 
 def test_trace_refuses_what_is_not_an_id():
