@@ -48,8 +48,13 @@ def platform_processes(python: str, *, port_offset: int = 0) -> dict[str, tuple[
     second platform can run beside `make run`.
     """
     py = shlex.quote(python)
+    # Where the order service asks the others for their part of a timeline, when they moved.
+    urls = {f"{s.name.upper()}_SERVICE_URL": f"http://127.0.0.1:{s.port + port_offset}" for s in SERVICES.values()}
     processes = {
-        f"{s.name}-web": (web_command(python), {"SHOP_SERVICE": s.name, "PORT": str(s.port + port_offset)})
+        f"{s.name}-web": (
+            web_command(python),
+            {"SHOP_SERVICE": s.name, "PORT": str(s.port + port_offset), **(urls if port_offset else {})},
+        )
         for s in SERVICES.values()
     }
     processes["relay"] = (f"{py} manage.py run_relay", {})

@@ -165,7 +165,12 @@ EXAMPLES = {
     ),
     ("notification", "notification-detail", "get"): lambda w: (f"/notifications/{w.notification_id}", None, None),
     ("push", "customer-push-messages", "get"): lambda w: (f"/notifications/{A}", None, w.push_id),
+    ("order", "order-timeline", "get"): lambda w: (f"/orders/{w.order_id}/timeline", None, None),
     **{(name, "health", "get"): (lambda w: ("/", None, None)) for name in SERVICES},
+    **{
+        (name, "events-trail", "get"): (lambda w: (f"/events/trail?correlation_id={A}", None, None))
+        for name in SERVICES
+    },
 }
 
 
@@ -338,6 +343,9 @@ CONTRACT = {
     ("notification", "notification-detail", "get"): Access.OWNER,
     ("push", "customer-push-messages", "get"): Access.OWNER,
     **{(name, "health", "get"): Access.PUBLIC for name in SERVICES},
+    # Issue #13's timeline: staff only (the contract's "a customer on a staff-only route: 403").
+    ("order", "order-timeline", "get"): Access.STAFF,
+    **{(name, "events-trail", "get"): Access.STAFF for name in SERVICES},
 }
 
 

@@ -47,6 +47,7 @@ def relayed(row: OutboxEvent) -> list:
         "event_type": row.event_type,
         "occurred_at": row.occurred_at.isoformat(),
         "schema_version": str(row.schema_version),
+        "correlation_id": str(row.correlation_id or ""),
     }
     return [row.event_type, row.payload, attributes]
 

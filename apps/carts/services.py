@@ -105,14 +105,19 @@ def cart_unlock_rejected(*, cart_id: UUID, reason: str, attempt: int | None = No
     carts = Cart.objects.filter(id=cart_id, status=CartStatus.PROCESSING)
     if attempt is not None:
         carts = carts.filter(conversions__lte=attempt)  # not one converted again since
-    return bool(carts.update(status=CartStatus.STOCK_UNAVAILABLE, cart_locked=False, status_reason=reason[:50]))
+    # updated_at moves with the status (an UPDATE does not set auto_now): the cart's timeline dates its outcome by it.
+    return bool(
+        carts.update(
+            status=CartStatus.STOCK_UNAVAILABLE, cart_locked=False, status_reason=reason[:50], updated_at=timezone.now()
+        )
+    )
 
 
 def cart_mark_ordered(*, cart_id: UUID) -> bool:
     """The cart has its order: its outcome is final."""
     return bool(
         Cart.objects.filter(Q(id=cart_id), ~Q(status=CartStatus.ORDERED)).update(
-            status=CartStatus.ORDERED, cart_locked=True, status_reason=""
+            status=CartStatus.ORDERED, cart_locked=True, status_reason="", updated_at=timezone.now()
         )
     )
 

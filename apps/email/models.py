@@ -24,6 +24,8 @@ class EmailMessage(models.Model):
     # more than once (always with the same Message-ID, the notification id).
     handovers = models.PositiveIntegerField(default=0)
     handed_over_at = models.DateTimeField(null=True, blank=True)
+    # The cart its request was about (the email.requested envelope's correlation id): its timeline's.
+    correlation_id = models.UUIDField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ("-created_at",)

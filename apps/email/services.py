@@ -21,7 +21,13 @@ class RecipientUnknown(Exception):
 
 
 def email_record_handover(
-    *, notification_id: UUID, subject: str, body: str, customer_id: UUID | None = None, to_address: str | None = None
+    *,
+    notification_id: UUID,
+    subject: str,
+    body: str,
+    customer_id: UUID | None = None,
+    to_address: str | None = None,
+    correlation_id: UUID | None = None,
 ) -> int:
     """Record that the email is about to be handed to the SMTP server; the hand-overs so far (0: sent already).
 
@@ -33,7 +39,7 @@ def email_record_handover(
     with connections[DATABASE].cursor() as cursor:
         cursor.execute(
             _RECORD + _COUNT_HANDOVER,
-            [*_row(notification_id, customer_id, address, subject, body), EmailStatus.SENT],
+            [*_row(notification_id, customer_id, address, subject, body, correlation_id), EmailStatus.SENT],
         )
         row = cursor.fetchone()
     return row[0] if row else 0
@@ -46,13 +52,20 @@ class Email:
     body: str
     customer_id: UUID | None = None
     to_address: str | None = None
+    correlation_id: UUID | None = None  # the cart it is about, kept with the message for its timeline
 
 
 def email_send(
-    *, notification_id: UUID, subject: str, body: str, customer_id: UUID | None = None, to_address: str | None = None
+    *,
+    notification_id: UUID,
+    subject: str,
+    body: str,
+    customer_id: UUID | None = None,
+    to_address: str | None = None,
+    correlation_id: UUID | None = None,
 ) -> bool:
     """Send the email for a notification once; False when it was sent already."""
-    return bool(emails_send([Email(notification_id, subject, body, customer_id, to_address)]))
+    return bool(emails_send([Email(notification_id, subject, body, customer_id, to_address, correlation_id)]))
 
 
 def emails_send(emails: list[Email]) -> list[UUID]:
@@ -69,10 +82,17 @@ def emails_send(emails: list[Email]) -> list[UUID]:
         connections[DATABASE].cursor() as cursor,
         mail.get_connection(fail_silently=False) as smtp,
     ):
-        sent = [email.notification_id for email in emails if _send_once(cursor, smtp, email)]
+        sent = [email for email in emails if _send_once(cursor, smtp, email)]
         if sent:
-            record_emails_delivered(sent)
-    return sent
+            record_emails_delivered([email.notification_id for email in sent], correlation_id=_shared_correlation(sent))
+    return [email.notification_id for email in sent]
+
+
+def _shared_correlation(items) -> UUID | None:
+    """The correlation id all of a batch's requests share (one cart's), else None: a report about
+    several carts belongs to no one cart's timeline."""
+    ids = {item.correlation_id for item in items}
+    return ids.pop() if len(ids) == 1 else None
 
 
 def _send_once(cursor, smtp, email: Email) -> bool:
@@ -80,7 +100,7 @@ def _send_once(cursor, smtp, email: Email) -> bool:
     recorded = cursor.fetchone()
     if recorded is None:  # not noted by a prepare hook: record it now, in this transaction
         address, handovers = email.to_address or _address_of(email.customer_id), 1
-        row = _row(email.notification_id, email.customer_id, address, email.subject, email.body)
+        row = _row(email.notification_id, email.customer_id, address, email.subject, email.body, email.correlation_id)
         cursor.execute(_RECORD + "NOTHING", row)
     elif recorded[0] == EmailStatus.SENT:
         return False
@@ -114,8 +134,8 @@ def _one_line(subject: str) -> str:
 _RECORD = """
 INSERT INTO email_emailmessage
     (id, notification_id, customer_id, to_address, subject, body, status, error_message, created_at,
-     handovers, handed_over_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, '', now(), 1, now())
+     handovers, handed_over_at, correlation_id)
+VALUES (%s, %s, %s, %s, %s, %s, %s, '', now(), 1, now(), %s)
 ON CONFLICT (notification_id) DO
 """
 _RECORDED = """
@@ -132,8 +152,17 @@ RETURNING handovers
 """
 
 
-def _row(notification_id: UUID, customer_id, address: str, subject: str, body: str) -> list:
-    return [uuid.uuid4(), notification_id, customer_id, address, _one_line(subject)[:200], body, EmailStatus.SENDING]
+def _row(notification_id: UUID, customer_id, address: str, subject: str, body: str, correlation_id=None) -> list:
+    return [
+        uuid.uuid4(),
+        notification_id,
+        customer_id,
+        address,
+        _one_line(subject)[:200],
+        body,
+        EmailStatus.SENDING,
+        correlation_id,
+    ]
 
 
 def _address_of(customer_id: UUID | None) -> str:
@@ -147,6 +176,8 @@ def _address_of(customer_id: UUID | None) -> str:
     return contact[0]
 
 
-def email_failed(*, notification_id: UUID, error: str) -> None:
+def email_failed(*, notification_id: UUID, error: str, correlation_id: UUID | None = None) -> None:
     """Report a notification's email as undeliverable (called when its request is dead-lettered)."""
-    record_email_delivered(notification_id=notification_id, delivered=False, error=error[:1000])
+    record_email_delivered(
+        notification_id=notification_id, delivered=False, error=error[:1000], correlation_id=correlation_id
+    )

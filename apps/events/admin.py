@@ -52,7 +52,7 @@ class OutboxEventAdmin(_ReadOnlyServiceAdmin):
 class ProcessedMessageAdmin(_ReadOnlyServiceAdmin):
     list_display = ("id", "event_type", "message_id", "status", "attempts", "processed_at")
     list_filter = ("status", "event_type")
-    search_fields = ("message_id", "error_message")
+    search_fields = ("message_id", "correlation_id", "error_message")
 
 
 class DeadLetterAdmin(_ReadOnlyServiceAdmin):

@@ -250,6 +250,7 @@ class Consumer:
                 event_id=delivery.event_id,
                 event_type=delivery.event_type,
                 error=error,
+                attributes=delivery.attributes,
             )
         except Exception:
             logger.exception("%s: could not record the failure of %s", name, delivery.event_id)

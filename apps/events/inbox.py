@@ -32,25 +32,29 @@ logger = logging.getLogger(__name__)
 
 # One statement claims every event of a batch. processed_at is the transaction's time (now()), a few
 # milliseconds before its COMMIT makes the effects visible: no second statement per event to move it.
+# The envelope's correlation id goes in with the claim (no statement of its own): a service's
+# timeline finds what it consumed for one cart by it (apps/events/trail.py).
 _CLAIM = """
 INSERT INTO processed_messages
-    (message_id, event_type, service_name, status, processed_at, attempts, started_at, error_message)
+    (message_id, event_type, service_name, status, processed_at, attempts, started_at, error_message, correlation_id)
 VALUES {rows}
 ON CONFLICT (message_id, service_name) DO UPDATE
     SET status = EXCLUDED.status, processed_at = now(), started_at = EXCLUDED.started_at,
-        attempts = processed_messages.attempts + 1, error_message = NULL
+        attempts = processed_messages.attempts + 1, error_message = NULL,
+        correlation_id = COALESCE(EXCLUDED.correlation_id, processed_messages.correlation_id)
     WHERE processed_messages.status <> %s
 RETURNING message_id
 """
-_CLAIM_ROW = "(%s, %s, %s, %s, now(), 1, %s, NULL)"
+_CLAIM_ROW = "(%s, %s, %s, %s, now(), 1, %s, NULL, %s)"
 
 _RECORD = """
 INSERT INTO processed_messages
-    (message_id, event_type, service_name, status, processed_at, attempts, started_at, error_message)
-VALUES (%s, %s, %s, %s, now(), 1, %s, %s)
+    (message_id, event_type, service_name, status, processed_at, attempts, started_at, error_message, correlation_id)
+VALUES (%s, %s, %s, %s, now(), 1, %s, %s, %s)
 ON CONFLICT (message_id, service_name) DO UPDATE
     SET status = EXCLUDED.status, processed_at = now(), error_message = EXCLUDED.error_message,
-        attempts = processed_messages.attempts + (CASE WHEN EXCLUDED.status = %s THEN 1 ELSE 0 END)
+        attempts = processed_messages.attempts + (CASE WHEN EXCLUDED.status = %s THEN 1 ELSE 0 END),
+        correlation_id = COALESCE(EXCLUDED.correlation_id, processed_messages.correlation_id)
     WHERE processed_messages.status <> %s
 """
 
@@ -113,6 +117,7 @@ def claim(cursor, service_name: str, envelopes: list[Envelope], started_at: date
     params: list = []
     for envelope in ordered:
         params += [str(envelope.event_id), envelope.event_type, service_name, ProcessingStatus.SUCCESS, started_at]
+        params.append(envelope.correlation_id)
     params.append(ProcessingStatus.SUCCESS)
     cursor.execute(_CLAIM.format(rows=", ".join([_CLAIM_ROW] * len(ordered))), params)
     return {message_id for (message_id,) in cursor.fetchall()}
@@ -135,9 +140,14 @@ def consume(
     return True
 
 
-def record_failure(*, database: str, service_name: str, event_id: str, event_type: str, error: str) -> None:
-    """Note a failed attempt (never marking the event done), in a transaction of its own."""
-    _record(database, service_name, event_id, event_type, ProcessingStatus.FAILED, error)
+def record_failure(
+    *, database: str, service_name: str, event_id: str, event_type: str, error: str, attributes: object = None
+) -> None:
+    """Note a failed attempt (never marking the event done), in a transaction of its own.
+
+    ``attributes``: the message's, for its correlation id (the failed claim rolled back with it).
+    """
+    _record(database, service_name, event_id, event_type, ProcessingStatus.FAILED, error, correlation_of(attributes))
 
 
 def dead_letter(
@@ -172,7 +182,15 @@ def dead_letter(
         event_id = str(key)
     error = storable(error)
     with transaction.atomic(using=database):
-        _record(database, service_name, event_id, event_type, ProcessingStatus.DEAD_LETTERED, error)
+        _record(
+            database,
+            service_name,
+            event_id,
+            event_type,
+            ProcessingStatus.DEAD_LETTERED,
+            error,
+            correlation_of(attributes),
+        )
         if on_give_up is not None:
             try:
                 with transaction.atomic(using=database):
@@ -196,7 +214,24 @@ def dead_letter(
         )
 
 
-def _record(database: str, service_name: str, event_id: str, event_type: str, status: str, error: str) -> None:
+def correlation_of(attributes: object) -> UUID | None:
+    """The correlation id a message's attributes carry, or None when they carry no valid one."""
+    value = attributes.get("correlation_id") if isinstance(attributes, dict) else None
+    try:
+        return UUID(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
+def _record(
+    database: str,
+    service_name: str,
+    event_id: str,
+    event_type: str,
+    status: str,
+    error: str,
+    correlation_id: UUID | None = None,
+) -> None:
     with connections[database].cursor() as cursor:
         cursor.execute(
             _RECORD,
@@ -207,6 +242,7 @@ def _record(database: str, service_name: str, event_id: str, event_type: str, st
                 status,
                 timezone.now(),
                 storable(error)[:10_000],
+                correlation_id,
                 ProcessingStatus.FAILED,
                 ProcessingStatus.SUCCESS,
             ],

@@ -46,6 +46,8 @@ class OutboxEvent(models.Model):
             ),
             models.Index(fields=["published_at"], name="outbox_published_idx"),
             models.Index(fields=["first_published_at"], name="outbox_first_published_idx"),  # re-drive's window
+            # What a service published for one cart (its timeline, apps/events/trail.py).
+            models.Index(fields=["correlation_id"], name="outbox_correlation_idx"),
         ]
 
     def __str__(self) -> str:
@@ -68,10 +70,13 @@ class ProcessedMessage(models.Model):
     error_message = models.TextField(null=True, blank=True)  # noqa: DJ001 (the seed's column is nullable)
     attempts = models.PositiveIntegerField(default=1)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The envelope's correlation id (the cart's), written by the claim: what a service consumed for one cart.
+    correlation_id = models.UUIDField(null=True, blank=True)
 
     class Meta:
         db_table = "processed_messages"
         ordering = ("-id",)
+        indexes = [models.Index(fields=["correlation_id"], name="processed_correlation_idx")]
         constraints = [
             models.UniqueConstraint(
                 fields=["message_id", "service_name"],

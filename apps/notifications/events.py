@@ -27,4 +27,4 @@ def record_delivery_requested(notification: Notification) -> None:
             title=notification.title,
             message=notification.message,
         )
-    record_event(event, using=DATABASE, ordering_key=str(notification.id), correlation_id=notification.event_id)
+    record_event(event, using=DATABASE, ordering_key=str(notification.id), correlation_id=notification.correlation_id)

@@ -4,8 +4,6 @@ Each handler runs inside the inbox transaction; the unique (event_id, channel, a
 constraint makes a second notification for the same event impossible even without the inbox.
 """
 
-from uuid import UUID
-
 from django.conf import settings
 
 from apps.events.contracts import Envelope, NotificationDelivered, OrderCancelled, OrderCreated, StockRejected
@@ -17,7 +15,7 @@ def on_order_created(event: OrderCreated, envelope: Envelope) -> None:
     lines = "\n".join(f"- {i.quantity} x {i.product_sku} at {i.price:.2f}" for i in event.items)
     _notify_customer(
         event,
-        event_id=envelope.event_id,
+        envelope,
         title="Your order is confirmed",
         message=f"Order {event.order_id} is confirmed. Total: {event.total_amount:.2f}\n{lines}",
     )
@@ -26,7 +24,7 @@ def on_order_created(event: OrderCreated, envelope: Envelope) -> None:
 def on_order_cancelled(event: OrderCancelled, envelope: Envelope) -> None:
     _notify_customer(
         event,
-        event_id=envelope.event_id,
+        envelope,
         title="Your order is cancelled",
         message=f"Order {event.order_id} is cancelled ({event.reason}).",
     )
@@ -53,7 +51,7 @@ def on_stock_rejected(event: StockRejected, envelope: Envelope) -> None:
     title, message = REJECTIONS[event.reason]
     _notify_customer(
         event,
-        event_id=envelope.event_id,
+        envelope,
         title=title,
         message="\n".join(filter(None, [message.format(cart_id=event.cart_id), shortfall])),
     )
@@ -64,6 +62,7 @@ def on_stock_rejected(event: StockRejected, envelope: Envelope) -> None:
             channels=[Channel.EMAIL],
             audience=Audience.STOCK_MANAGER,
             recipient=settings.STOCK_MANAGER_EMAIL,
+            correlation_id=envelope.correlation_id,
             title=f"Stock shortfall for cart {event.cart_id}",
             message=f"Customer {event.customer_id} could not order:\n{shortfall}",
         )
@@ -73,9 +72,10 @@ def on_notification_delivered(event: NotificationDelivered, envelope: Envelope) 
     notifications_mark_delivered(event.reports)
 
 
-def _notify_customer(event, *, event_id: UUID, title: str, message: str) -> None:
+def _notify_customer(event, envelope: Envelope, *, title: str, message: str) -> None:
     notifications_create_for_event(
-        event_id=event_id,
+        event_id=envelope.event_id,
+        correlation_id=envelope.correlation_id,
         event_type=event.event_type(),
         channels=[Channel.EMAIL, Channel.PUSH],
         customer_id=event.customer_id,
@@ -97,7 +97,7 @@ GIVEN_UP_TITLES = {
 def on_outcome_given_up(event: OrderCreated | OrderCancelled | StockRejected, envelope: Envelope, error: str) -> None:
     title = GIVEN_UP_TITLES[event.event_type()]
     about = f"Order {event.order_id}" if isinstance(event, OrderCreated | OrderCancelled) else f"Cart {event.cart_id}"
-    _notify_customer(event, event_id=envelope.event_id, title=title, message=f"{about}: {title.lower()}.")
+    _notify_customer(event, envelope, title=title, message=f"{about}: {title.lower()}.")
 
 
 def on_notification_delivered_given_up(event: NotificationDelivered, envelope: Envelope, error: str) -> None:

@@ -18,13 +18,19 @@ class Notification(models.Model):
     # The event that caused it; empty for notifications created through the API.
     event_type = models.CharField(max_length=100, blank=True)
     event_id = models.UUIDField(null=True, blank=True)
+    # The cart the causing event was about (its envelope's correlation id), passed on to the email and
+    # push requests: one cart's timeline finds its notifications and messages by it.
+    correlation_id = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
-        indexes = [models.Index(fields=["customer_id", "-created_at"], name="notification_customer_idx")]
+        indexes = [
+            models.Index(fields=["customer_id", "-created_at"], name="notification_customer_idx"),
+            models.Index(fields=["correlation_id"], name="notification_correlation_idx"),
+        ]
         constraints = [
             # Exactly one notification per event, channel and audience (invariant 3).
             models.UniqueConstraint(

@@ -42,12 +42,12 @@ def notification_create(
 _CREATE_FOR_EVENT = """
 INSERT INTO notifications_notification
     (id, customer_id, audience, recipient, channel, title, message, status, error_message, event_type, event_id,
-     created_at, updated_at)
+     correlation_id, created_at, updated_at)
 VALUES {rows}
 ON CONFLICT (event_id, channel, audience) WHERE event_id IS NOT NULL DO NOTHING
 RETURNING id
 """
-_CREATE_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, '', %s, %s, now(), now())"
+_CREATE_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, '', %s, %s, %s, now(), now())"
 
 
 def notifications_create_for_event(
@@ -60,6 +60,7 @@ def notifications_create_for_event(
     customer_id: UUID | None = None,
     audience: str = Audience.CUSTOMER,
     recipient: str = "",
+    correlation_id: UUID | None = None,
 ) -> list[Notification]:
     """One notification per channel for an event (and audience), once; the ones created now.
 
@@ -77,13 +78,14 @@ def notifications_create_for_event(
             status=NotificationStatus.PENDING,
             event_type=event_type,
             event_id=event_id,
+            correlation_id=correlation_id,
         )
         for channel in channels
     ]
     params = []
     for n in candidates:
         params += [n.id, n.customer_id, n.audience, n.recipient, n.channel, n.title, n.message, n.status]
-        params += [n.event_type, n.event_id]
+        params += [n.event_type, n.event_id, n.correlation_id]
     with connections[DATABASE].cursor() as cursor:
         cursor.execute(_CREATE_FOR_EVENT.format(rows=", ".join([_CREATE_ROW] * len(candidates))), params)
         created = {row[0] for row in cursor.fetchall()}

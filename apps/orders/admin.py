@@ -1,9 +1,14 @@
 """Orders are readable by staff; they change through the API so their events are published."""
 
+import uuid
+
 from django.contrib import admin
 
 from apps.orders.models import CatalogProduct, Order, OrderFailure, OrderItem, OrderStatusChange
+from apps.orders.trail import order_timeline
 from shop.admin_mixins import ReadOnlyModelAdmin
+from shop.errors import NotFound
+from shop.observability.timeline import forwarded_credentials
 
 
 class OrderItemInline(admin.TabularInline):
@@ -32,6 +37,17 @@ class OrderAdmin(ReadOnlyModelAdmin):
     search_fields = ("id", "customer_id", "cart_id")
     date_hierarchy = "created_at"
     inlines = (OrderItemInline, OrderStatusChangeInline)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The order's page shows its cart's timeline across the services (as GET /orders/{id}/timeline),
+        asked of the other services with this staff member's session."""
+        extra_context = dict(extra_context or {})
+        try:
+            order_id = uuid.UUID(str(object_id))
+            extra_context["timeline"] = order_timeline(order_id=order_id, headers=forwarded_credentials(request))
+        except (ValueError, NotFound):
+            pass  # the admin answers for an unknown order itself
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 class CatalogProductAdmin(ReadOnlyModelAdmin):

@@ -11,12 +11,22 @@ def on_push_requested(event: PushRequested, envelope: Envelope) -> None:
 
 def on_pushes_requested(requests: list[tuple[PushRequested, Envelope]]) -> None:
     """A batch's push requests: stored together, reported in one notification.delivered."""
-    push_deliver_many([Push(e.notification_id, e.customer_id, e.title, e.message) for e, _ in requests])
+    push_deliver_many(
+        [
+            Push(e.notification_id, e.customer_id, e.title, e.message, envelope.correlation_id)
+            for e, envelope in requests
+        ]
+    )
 
 
 def on_push_given_up(event: PushRequested, envelope: Envelope, error: str) -> None:
     """The push message could not be stored even after every retry: the notification becomes failed."""
-    record_push_delivered(notification_id=event.notification_id, delivered=False, error=error[:1000])
+    record_push_delivered(
+        notification_id=event.notification_id,
+        delivered=False,
+        error=error[:1000],
+        correlation_id=envelope.correlation_id,
+    )
 
 
 HANDLERS = {PushRequested.topic: on_push_requested}

@@ -7,12 +7,12 @@ from apps.push.events import DATABASE, record_pushes_delivered
 
 # Stored once per notification (the unique notification_id decides), all of a batch in one statement.
 _STORE = """
-INSERT INTO push_pushmessage (id, customer_id, notification_id, title, message, created_at)
+INSERT INTO push_pushmessage (id, customer_id, notification_id, title, message, correlation_id, created_at)
 VALUES {rows}
 ON CONFLICT (notification_id) DO NOTHING
 RETURNING notification_id
 """
-_STORE_ROW = "(%s, %s, %s, %s, %s, now())"
+_STORE_ROW = "(%s, %s, %s, %s, %s, %s, now())"
 
 
 @dataclass(frozen=True)
@@ -21,11 +21,14 @@ class Push:
     customer_id: UUID
     title: str
     message: str
+    correlation_id: UUID | None = None  # the cart it is about, kept with the message for its timeline
 
 
-def push_deliver(*, notification_id: UUID, customer_id: UUID, title: str, message: str) -> bool:
+def push_deliver(
+    *, notification_id: UUID, customer_id: UUID, title: str, message: str, correlation_id: UUID | None = None
+) -> bool:
     """Store the push message for the customer's devices once; False when it was stored already."""
-    return bool(push_deliver_many([Push(notification_id, customer_id, title, message)]))
+    return bool(push_deliver_many([Push(notification_id, customer_id, title, message, correlation_id)]))
 
 
 def push_deliver_many(pushes: list[Push]) -> list[UUID]:
@@ -36,11 +39,14 @@ def push_deliver_many(pushes: list[Push]) -> list[UUID]:
     """
     params = []
     for push in pushes:
-        params += [uuid4(), push.customer_id, push.notification_id, push.title[:200], push.message]
+        params += [uuid4(), push.customer_id, push.notification_id, push.title[:200], push.message, push.correlation_id]
     with transaction.atomic(using=DATABASE, savepoint=False), connections[DATABASE].cursor() as cursor:
         cursor.execute(_STORE.format(rows=", ".join([_STORE_ROW] * len(pushes))), params)
         stored = {row[0] for row in cursor.fetchall()}
-        delivered = [push.notification_id for push in pushes if push.notification_id in stored]
+        delivered = [push for push in pushes if push.notification_id in stored]
         if delivered:
-            record_pushes_delivered(delivered)
-    return delivered
+            correlations = {push.correlation_id for push in delivered}
+            # the cart all of them are about, when they are about one: a report about several is no one cart's
+            correlation_id = correlations.pop() if len(correlations) == 1 else None
+            record_pushes_delivered([push.notification_id for push in delivered], correlation_id=correlation_id)
+    return [push.notification_id for push in delivered]

@@ -246,6 +246,16 @@ STAFF_EMAIL = env.str("STAFF_EMAIL", default="")
 # How long an Idempotency-Key is remembered; older keys count as absent (purge_idempotency_keys).
 IDEMPOTENCY_TTL = timedelta(seconds=env.int("IDEMPOTENCY_TTL_SECONDS", default=24 * 60 * 60))
 
+# --- A cart's timeline (shop.observability.timeline) ---------------------------------------------
+# Where the order service asks each other service for its part of a timeline (GET /events/trail):
+# <SERVICE>_SERVICE_URL, by default the service's local port. Seconds each may take to answer;
+# one that does not is named as missing and the timeline is partial.
+SERVICE_URLS = {
+    s.name: env.str(f"{s.name.upper()}_SERVICE_URL", default=f"http://127.0.0.1:{s.port}").rstrip("/")
+    for s in SERVICES.values()
+}
+TIMELINE_TIMEOUT_SECONDS = env.float("TIMELINE_TIMEOUT_SECONDS", default=2.0)
+
 # --- Logging ---------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

@@ -130,10 +130,12 @@ def test_email_requested_sends_one_email_to_the_customers_address(mailoutbox, se
 def test_email_requested_records_the_message_and_the_delivery():
     CustomerContactFactory(customer_id=CUSTOMER, email="jane.doe@example.com")
     event = email_requested()
+    cart_id = uuid.uuid4()
 
-    handle(handlers.on_email_requested, event)
+    handle(handlers.on_email_requested, event, envelope_of(event, correlation_id=cart_id))
 
     [message] = EmailMessage.objects.all()
+    assert message.correlation_id == cart_id
     assert message.notification_id == event.notification_id
     assert message.customer_id == CUSTOMER
     assert message.to_address == "jane.doe@example.com"
@@ -146,7 +148,7 @@ def test_email_requested_records_the_message_and_the_delivery():
     assert delivered.payload == {
         "reports": [{"notification_id": str(event.notification_id), "channel": "email", "delivered": True, "error": ""}]
     }
-    assert delivered.correlation_id == event.notification_id
+    assert delivered.correlation_id == cart_id  # the cart's, from the request's envelope
     assert delivered.published_at is None
 
 

@@ -98,7 +98,8 @@ def test_each_outcome_creates_one_email_and_one_push_notification_for_the_custom
 
 @pytest.mark.parametrize(("handler", "build"), SAGA_OUTCOMES)
 def test_each_customer_notification_asks_for_its_delivery(handler, build):
-    envelope = handle(handler, build())
+    cart_id, event = uuid.uuid4(), build()
+    envelope = handle(handler, event, envelope_of(event, correlation_id=cart_id))
 
     email, push = customer_notifications()
     [email_request] = [e for e in outbox_events("email.requested") if e.payload["customer_id"] == str(CUSTOMER)]
@@ -118,7 +119,9 @@ def test_each_customer_notification_asks_for_its_delivery(handler, build):
     }
     assert email_request.ordering_key == str(email.id)
     assert push_request.ordering_key == str(push.id)
-    assert email_request.correlation_id == push_request.correlation_id == envelope.event_id
+    # the cart's correlation id follows on to the delivery requests (and is kept with the notifications)
+    assert email_request.correlation_id == push_request.correlation_id == envelope.correlation_id == cart_id
+    assert {n.correlation_id for n in (email, push)} == {cart_id}
 
 
 @pytest.mark.parametrize(("handler", "build"), SAGA_OUTCOMES)

@@ -4,6 +4,7 @@ import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.events.contracts import Line
@@ -18,10 +19,13 @@ from apps.orders.api.serializers import (
 )
 from apps.orders.enums import OrderStatus
 from apps.orders.events import DATABASE
+from apps.orders.trail import order_timeline
 from shop.access import Access
 from shop.api import CUSTOMER_HEADER, UUID_PATTERN, TimelinePagination, error_responses
 from shop.errors import InvalidRequest
 from shop.identity import caller_of, customer_scope
+from shop.observability.api import TimelineSerializer
+from shop.observability.timeline import forwarded_credentials
 
 OPTIONAL_CUSTOMER = OpenApiParameter(
     CUSTOMER_HEADER,
@@ -52,6 +56,7 @@ class OrderViewSet(viewsets.GenericViewSet):
         "create": Access.CUSTOMER,
         "update": Access.OWNER,
         "destroy": Access.OWNER,
+        "timeline": Access.STAFF,
     }
     sensitive_actions = {"create"}
 
@@ -108,6 +113,19 @@ class OrderViewSet(viewsets.GenericViewSet):
         """Cancels the order (it stays readable, status cancelled) and returns it."""
         order = services.order_cancel(order_id=order_id, customer_id=customer_scope(request))
         return Response(OrderSerializer(order).data)
+
+    @extend_schema(
+        responses={200: TimelineSerializer, **error_responses(404)},
+        description="Staff only: everything that happened to the order's cart across the services, in time "
+        "order: each event published and consumed (with retries, failures and dead letters) and each state "
+        "change. The other services are asked for their part with the caller's credential, at once and "
+        "briefly (TIMELINE_TIMEOUT_SECONDS); one that does not answer is named in missing and the rest is "
+        "returned.",
+    )
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, order_id: UUID):
+        timeline = order_timeline(order_id=order_id, headers=forwarded_credentials(request))
+        return Response({"order_id": str(order_id), **timeline.as_dict()})
 
     @staticmethod
     def ordering_customer(request, requested: UUID | None) -> UUID:

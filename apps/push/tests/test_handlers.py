@@ -53,15 +53,17 @@ def test_push_requested_stores_one_message_for_the_customer():
 
 def test_push_requested_records_the_delivery():
     event = push_requested()
+    cart_id = uuid.uuid4()
 
-    handle(event)
+    handle(event, envelope_of(event, correlation_id=cart_id))
 
     [delivered] = delivered_events()
     assert delivered.topic == "notification.delivered"
     assert delivered.payload == {
         "reports": [{"notification_id": str(event.notification_id), "channel": "push", "delivered": True, "error": ""}]
     }
-    assert delivered.correlation_id == event.notification_id
+    assert delivered.correlation_id == cart_id  # the cart's, from the request's envelope
+    assert PushMessage.objects.get().correlation_id == cart_id
     assert delivered.published_at is None
     assert OutboxEvent.objects.using("push").count() == 1
 
