@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from shop.admin_sites import ServiceAdminSite
 from shop.api import health_view
+from shop.observability.http import liveness_view, metrics_view
 from shop.registry import get_service
 
 
@@ -14,6 +15,10 @@ def service_urlpatterns(service_name: str, api_urls: str) -> list:
     schema_name = f"{service.name}-schema"
     return [
         path("", health_view(service), name="health"),
+        # Prometheus and the liveness probe: plain Django views, no authentication, no throttle, not in
+        # the schema; for the cluster network only (README, "Metrics and probes").
+        path("metrics", metrics_view, name="metrics"),
+        path("livez", liveness_view, name="livez"),
         path(
             "schema",
             SpectacularAPIView.as_view(
