@@ -26,6 +26,10 @@ class Heartbeats:
     def forget(self, loop: str) -> None:
         self._beats.pop(loop, None)
 
+    def loops(self) -> set[str]:
+        """The loops that have beaten (and not been forgotten)."""
+        return set(self._beats)
+
     def stalled(self, max_age: float) -> dict[str, float]:
         """Loop -> seconds since its last beat, of those later than ``max_age``."""
         now = time.monotonic()

@@ -22,7 +22,7 @@ from shop.observability import health
 from shop.observability.liveness import HEARTBEATS, beat
 from shop.observability.metrics import OutboxCollector
 from shop.observability.server import ProbeServer
-from shop.registry import SERVICES
+from shop.registry import METRICS_PORTS, SERVICES
 from shop.settings.celery import task_queue_declaration
 from testsupport.events import recorded
 
@@ -32,7 +32,8 @@ CLOSED = "127.0.0.1:1"  # nothing listens there: refused at once
 
 
 @pytest.fixture(autouse=True)
-def _no_cached_results(settings):
+def _every_check_never_cached(settings):
+    settings.HEALTH_CHECKS = ["database", "broker", "pubsub"]  # the test settings check the database only
     settings.HEALTH_CHECK_CACHE_SECONDS = 0  # each request checks again: what it says is this test's
 
 
@@ -46,7 +47,8 @@ def queues(queue_prefix):
 
 
 @pytest.mark.django_db(databases=["cart", "product"])
-def test_health_names_each_dependency_a_service_uses(service_client, pubsub_emulator, queues):
+def test_health_names_each_dependency_a_service_uses(service_client, pubsub_emulator, queues, settings):
+    settings.HEALTH_CHECK_TIMEOUT_SECONDS = 10  # a first Pub/Sub call opens its channel; a busy machine is slow
     cart = service_client("cart").get("/")
     product = service_client("product").get("/")
 
@@ -62,6 +64,7 @@ def test_health_names_each_dependency_a_service_uses(service_client, pubsub_emul
 
 @pytest.mark.django_db(databases=["cart"])
 def test_health_is_503_naming_the_broker_when_it_is_unreachable(service_client, settings, pubsub_emulator, queues):
+    settings.HEALTH_CHECK_TIMEOUT_SECONDS = 10  # ok or refused: either comes long before
     broker_url, settings.CELERY_BROKER_URL = settings.CELERY_BROKER_URL, f"amqp://guest:guest@{CLOSED}//"
     try:
         response = service_client("cart").get("/")
@@ -283,3 +286,15 @@ def test_an_empty_outbox_has_no_age_and_a_database_that_does_not_answer_is_down(
         settings.DATABASES["cart"]["PORT"] = "5432"
     assert [s.value for s in families["shop_relay_database_up"].samples] == [0]
     assert families["shop_outbox_backlog"].samples == []  # unknown, not zero
+
+
+def test_every_process_that_is_not_a_web_service_gets_its_probe_port_moved_by_the_platform_offset():
+    from runner.processes import platform_processes
+
+    processes = platform_processes("python", port_offset=10000)
+
+    ports = {name: int(env["METRICS_PORT"]) for name, (_, env) in processes.items() if "METRICS_PORT" in env}
+    assert set(ports) == {name for name in processes if not name.endswith("-web")}
+    assert ports == {name: port + 10000 for name, port in METRICS_PORTS.items()}
+    web_ports = {int(env["PORT"]) for name, (_, env) in processes.items() if name.endswith("-web")}
+    assert not web_ports & set(ports.values())
