@@ -14,6 +14,7 @@ from django.http import JsonResponse
 from django.urls import Resolver404, resolve
 from django_prometheus.exports import ExportToDjangoView
 from django_prometheus.middleware import PrometheusAfterMiddleware
+from django_prometheus.utils import Time
 
 UNRESOLVED = "<unresolved>"
 
@@ -26,6 +27,31 @@ class RouteMetricsMiddleware(PrometheusAfterMiddleware):
     sees every response, and its latency is the whole stack's. A response answered before URL
     resolution has no route name yet: it is looked up (and remembered) from the path.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._children: dict[tuple, object] = {}
+
+    def label_metric(self, metric, request, response=None, **labels):
+        """The library's hook, with each labelled child kept: ``labels()`` was most of its cost per request
+        (about 6 us a call, seven calls). Bounded: route names, methods, status codes, charsets."""
+        if not labels:
+            return metric
+        key = (id(metric), *labels.values())
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(**labels)
+        return child
+
+    def process_request(self, request):
+        """The library's, reading the request's size from META: building ``request.headers`` for it (and for
+        an "AJAX" counter we do not keep) was a third of its cost per request."""
+        method = self._method(request)
+        self.label_metric(self.metrics.requests_by_method, request, method=method).inc()
+        self.label_metric(self.metrics.requests_by_transport, request, transport=self._transport(request)).inc()
+        content_length = request.META.get("CONTENT_LENGTH") or 0
+        self.metrics.requests_body_bytes.observe(int(content_length) if str(content_length).isdigit() else 0)
+        request.prometheus_after_middleware_event = Time()
 
     def _get_view_name(self, request):
         match = getattr(request, "resolver_match", None)
