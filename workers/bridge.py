@@ -217,6 +217,7 @@ class Bridge:
             )
 
         self.futures = [subscribe(subscription) for subscription in self.subscriptions]
+        liveness.beat("bridge")
         try:
             while not self.stopping.wait(1.0):
                 liveness.beat("bridge")  # the client library's threads pull; this loop watches them

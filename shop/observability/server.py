@@ -89,7 +89,7 @@ class ProbeServer:
         if stalled:
             detail = {loop: f"no progress for {age:.0f}s" for loop, age in sorted(stalled.items())}
             return {"status": "stalled", "process": self.process, "loops": detail}, 503
-        return {"status": "alive", "process": self.process}, 200
+        return {"status": "alive", "process": self.process, "loops": sorted(HEARTBEATS.loops())}, 200
 
     def readiness(self) -> tuple[dict, int]:
         return health.report(self.checks(), process=self.process)

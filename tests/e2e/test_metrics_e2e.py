@@ -45,10 +45,17 @@ def test_every_process_answers_its_probes(platform):
         assert health.status_code == 200, health.text
         assert set(health.json()["checks"]) <= {"database", "broker", "pubsub"}
         assert all(result == "ok" for result in health.json()["checks"].values())
+    loops = {
+        "relay": "relay",
+        "bridge": "inventory-service-order-requested",  # one pull loop per subscription
+        "saga-worker": "celery-consumer",
+        "delivery-worker": "celery-consumer",
+    }
     for process in METRICS_PORTS:
         live = requests.get(platform.probe_url(process, "/livez"), timeout=10)
         ready = requests.get(platform.probe_url(process, "/readyz"), timeout=10)
         assert live.status_code == 200, (process, live.text)
+        assert loops[process] in live.json()["loops"], (process, live.text)  # its loop beats
         assert ready.status_code == 200, (process, ready.text)
         assert all(result == "ok" for result in ready.json()["checks"].values())
 
