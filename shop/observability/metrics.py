@@ -17,6 +17,7 @@ import logging
 import time
 from collections import Counter as Tally
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import psycopg
@@ -217,6 +218,9 @@ class OutboxCollector(Collector):
     def __init__(self, databases: list[str], *, timeout: float = 2.0):
         self.databases = databases
         self.timeout = timeout
+        # The databases are read side by side: one that hangs costs a scrape its own bounded wait, not
+        # everyone's one after the other (Prometheus gives up on a scrape after 10 s by default).
+        self.pool = ThreadPoolExecutor(max_workers=min(len(databases), 8) or 1, thread_name_prefix="outbox-metrics")
 
     def describe(self):
         return []  # no scrape at registration time
@@ -245,9 +249,11 @@ class OutboxCollector(Collector):
                 labels=["service"],
             ),
         }
-        for database in self.databases:
+        reads = {database: self.pool.submit(read_outbox_state, database, self.timeout) for database in self.databases}
+        deadline = time.monotonic() + max(2.0, self.timeout) + 2 * self.timeout  # connect, then two statements
+        for database, read in reads.items():
             try:
-                backlog, age, parked, dead_letters = read_outbox_state(database, self.timeout)
+                backlog, age, parked, dead_letters = read.result(timeout=max(deadline - time.monotonic(), 0.0))
             except Exception as exc:
                 logger.warning("metrics: could not read the outbox of %s: %s", database, type(exc).__name__)
                 families["up"].add_metric([database], 0)
