@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.registry import Collector
 
 from shop.observability import health
-from shop.observability.liveness import HEARTBEATS
+from shop.observability.liveness import HEARTBEATS, Heartbeats
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +63,11 @@ class ProbeServer:
         host: str | None = None,
         checks: Callable[[], list[health.Check]] = list,
         collectors: list[Collector] = (),
+        heartbeats: Heartbeats = HEARTBEATS,
     ):
         self.process = process
         self.checks = checks
+        self.heartbeats = heartbeats
         self.registry = metrics_registry(list(collectors))
         self.httpd = ThreadingHTTPServer((host or settings.METRICS_HOST, port), self._handler())
         self.httpd.daemon_threads = True
@@ -85,11 +87,11 @@ class ProbeServer:
         self.httpd.server_close()
 
     def liveness(self) -> tuple[dict, int]:
-        stalled = HEARTBEATS.stalled(settings.LIVENESS_STALE_SECONDS)
+        stalled = self.heartbeats.stalled(settings.LIVENESS_STALE_SECONDS)
         if stalled:
             detail = {loop: f"no progress for {age:.0f}s" for loop, age in sorted(stalled.items())}
             return {"status": "stalled", "process": self.process, "loops": detail}, 503
-        return {"status": "alive", "process": self.process, "loops": sorted(HEARTBEATS.loops())}, 200
+        return {"status": "alive", "process": self.process, "loops": sorted(self.heartbeats.loops())}, 200
 
     def readiness(self) -> tuple[dict, int]:
         return health.report(self.checks(), process=self.process)
