@@ -19,7 +19,7 @@ from apps.events.contracts import Line, OrderRequested
 from apps.events.models import DeadLetter, OutboxEvent
 from shop.celery import app as celery_app
 from shop.observability import health
-from shop.observability.liveness import HEARTBEATS, Heartbeats, beat
+from shop.observability.liveness import Heartbeats
 from shop.observability.metrics import OutboxCollector
 from shop.observability.server import ProbeServer
 from shop.registry import METRICS_PORTS, SERVICES
@@ -187,14 +187,13 @@ def probe_server():
 @pytest.mark.django_db(databases=["cart"])
 def test_the_probe_server_serves_metrics_liveness_and_readiness(probe_server, pubsub_emulator, queues):
     checks = [*health.database_checks(["cart"]), health.broker_check([SERVICES["cart"].queue])]
-    server = probe_server(checks=lambda: checks)
-    beat("test-loop")
-    try:
-        metrics_status, metrics = get(server, "/metrics")
-        live = get(server, "/livez")
-        ready = get(server, "/readyz")
-    finally:
-        HEARTBEATS.forget("test-loop")
+    heartbeats = Heartbeats()
+    server = probe_server(checks=lambda: checks, heartbeats=heartbeats)
+    heartbeats.beat("test-loop")
+
+    metrics_status, metrics = get(server, "/metrics")
+    live = get(server, "/livez")
+    ready = get(server, "/readyz")
 
     assert metrics_status == 200
     names = {family.name for family in text_string_to_metric_families(metrics)}
