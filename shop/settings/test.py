@@ -27,3 +27,5 @@ if _suffix:
 # GET / checks only the database here, as before: the broker's queues and the emulator are not there for
 # every test. The readiness tests turn the other checks on (tests/observability/test_probes.py).
 HEALTH_CHECKS = ["database"]
+# Nothing kept between requests: a test that takes a dependency away must not answer the next test's probe.
+HEALTH_CHECK_CACHE_SECONDS = 0
