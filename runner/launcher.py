@@ -30,7 +30,7 @@ from kombu import Connection
 from runner import emulator
 from runner.processes import platform_programs
 from runner.supervisor import Supervisor
-from shop.registry import SERVICES
+from shop.registry import METRICS_PORTS, SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_PORT_OFFSET = 10000  # the first platform answers on 13000-13007, a second on 14000-14007 ...
@@ -175,6 +175,10 @@ class Platform:
 
     def url(self, service: str, path: str) -> str:
         return f"http://127.0.0.1:{SERVICES[service].port + self.port_offset}{path}"
+
+    def probe_url(self, process: str, path: str) -> str:
+        """A URL of the probe server of the relay, the bridge or a worker group (/metrics, /livez, /readyz)."""
+        return f"http://127.0.0.1:{METRICS_PORTS[process] + self.port_offset}{path}"
 
     def request(
         self, method: str, service: str, path: str, *, customer=None, token=None, **kwargs

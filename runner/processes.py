@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from runner.supervisor import Program
-from shop.registry import SERVICES, Service
+from shop.registry import METRICS_PORTS, SERVICES, Service
 
 
 def web_command(python: str) -> str:
@@ -44,8 +44,8 @@ def worker_of(service_name: str) -> str:
 def platform_processes(python: str, *, port_offset: int = 0) -> dict[str, tuple[str, dict[str, str]]]:
     """name -> (command, extra environment) for each long-running process of the platform.
 
-    ``port_offset`` moves every web service off the contract's port (3000 + offset, ...), so a
-    second platform can run beside `make run`.
+    ``port_offset`` moves every web service off the contract's port (3000 + offset, ...), and the
+    others' metrics ports with them (9100 + offset, ...), so a second platform can run beside `make run`.
     """
     py = shlex.quote(python)
     # Where the order service asks the others for their part of a timeline, when they moved.
@@ -61,6 +61,8 @@ def platform_processes(python: str, *, port_offset: int = 0) -> dict[str, tuple[
     processes["bridge"] = (f"{py} manage.py run_bridge", {})
     for group, members in WORKER_GROUPS.items():
         processes[f"{group}-worker"] = (worker_command(python, [SERVICES[name] for name in members]), {})
+    for name, port in METRICS_PORTS.items():  # /metrics, /livez, /readyz, moved like the web ports
+        processes[name][1]["METRICS_PORT"] = str(port + port_offset)
     processes["flower"] = (flower_command(python, FLOWER_PORT + port_offset), {"FLOWER_UNAUTHENTICATED_API": "true"})
     return processes
 

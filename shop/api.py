@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
@@ -20,6 +20,7 @@ from apps.events.contracts import MAX_PRICE
 from shop import errors
 from shop.access import Access
 from shop.identity import CUSTOMER_HEADER  # noqa: F401 - where the API layer finds it
+from shop.observability import health
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +145,8 @@ def json_server_error(request):
 
 
 def health_view(service):
-    """GET / : 200 while the service can reach its own database, 503 otherwise."""
+    """GET / (readiness): 200 while the service reaches what it uses (its database, its broker queue,
+    Pub/Sub: shop/observability/health.py, bounded and cached), 503 naming what failed otherwise."""
 
     class HealthView(APIView):
         renderer_classes = [JSONRenderer]
@@ -152,21 +154,8 @@ def health_view(service):
 
         @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
         def get(self, request):
-            checks = {}
-            healthy = True
-            try:
-                with connections[service.database].cursor() as cursor:
-                    cursor.execute("SELECT 1")
-                checks["database"] = "ok"
-            except DatabaseError as exc:
-                healthy = False
-                checks["database"] = f"unavailable: {exc.__class__.__name__}"
-            body = {
-                "status": "healthy" if healthy else "unhealthy",
-                "service": service.service_name,
-                "checks": checks,
-            }
-            return Response(body, status=200 if healthy else 503)
+            body, status_code = health.report(health.service_checks(service), service=service.service_name)
+            return Response(body, status=status_code)
 
     return HealthView.as_view()
 

@@ -1,13 +1,15 @@
 """Gunicorn settings for one service process: `SHOP_SERVICE=cart gunicorn -c shop/gunicorn_conf.py`."""
 
 import os
+from pathlib import Path
 
 from shop.registry import get_service
 
 _service = get_service(os.environ["SHOP_SERVICE"])
 
 wsgi_app = "shop.wsgi:application"
-bind = f"{os.environ.get('WEB_HOST', '127.0.0.1')}:{os.environ.get('PORT', _service.port)}"
+_port = os.environ.get("PORT", _service.port)
+bind = f"{os.environ.get('WEB_HOST', '127.0.0.1')}:{_port}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or _service.web_workers)
 threads = int(os.environ.get("WEB_THREADS", "1"))
 proc_name = _service.service_name
@@ -15,3 +17,25 @@ accesslog = os.environ.get("WEB_ACCESS_LOG") or None
 graceful_timeout = 10
 timeout = 30
 control_socket_disable = True  # eight gunicorns on one machine would fight over one control socket
+
+# Prometheus multiprocess mode: every worker counts in its own files in this directory and GET /metrics
+# of any worker adds them all up. One directory per gunicorn (docker: a tmpfs of the container's;
+# locally var/prometheus/<service>-<port>, so that platforms side by side never share one), set before
+# any worker imports prometheus_client, emptied when the master starts.
+_metrics_dir = Path(
+    os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    or Path(__file__).resolve().parents[1] / "var" / "prometheus" / f"{_service.name}-{_port}"
+)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
+
+
+def on_starting(server):
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in _metrics_dir.glob("*.db"):  # a previous master's counts: counters start again from 0
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

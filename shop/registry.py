@@ -56,6 +56,13 @@ SERVICES: dict[str, Service] = {
 
 SERVICE_BY_APP_LABEL: dict[str, Service] = {s.app_label: s for s in SERVICES.values()}
 
+# The port on which each process that is not a web service answers /metrics, /livez and /readyz
+# (shop/observability/server.py): the relay, the bridge and `make run`'s two worker groups
+# (runner/processes.py). METRICS_PORT overrides it; a worker started alone (production: one per
+# service, each in a pod of its own) takes WORKER_METRICS_PORT.
+METRICS_PORTS: dict[str, int] = {"relay": 9100, "bridge": 9101, "saga-worker": 9102, "delivery-worker": 9103}
+WORKER_METRICS_PORT = 9104
+
 
 def get_service(name: str) -> Service:
     try:

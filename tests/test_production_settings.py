@@ -45,7 +45,7 @@ logging.disable(logging.CRITICAL)
 django.setup()
 from django.test import Client
 answers = {}
-for path, headers in [("/", {}), ("/metrics", {}), ("/admin/login/", {}),
+for path, headers in [("/", {}), ("/metrics", {}), ("/livez", {}), ("/admin/login/", {}),
                       ("/admin/login/#https", {"HTTP_X_FORWARDED_PROTO": "https"})]:
     response = Client().get(path.partition("#")[0], **headers)
     answers[path] = [response.status_code, response.get("Location"), response.get("Strict-Transport-Security")]
@@ -148,12 +148,13 @@ def requests(**environment: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_plain_http_is_redirected_except_health_and_metrics():
+def test_plain_http_is_redirected_except_probes_and_metrics():
     answers = requests()
 
-    health, metrics = answers["/"], answers["/metrics"]
+    health, metrics, liveness = answers["/"], answers["/metrics"], answers["/livez"]
     assert health[0] == 503  # answered (its database is nowhere), not redirected
-    assert metrics[0] == 404  # not routed yet, but not redirected either
+    assert metrics[0] == 200
+    assert liveness[0] == 200
     assert answers["/admin/login/"][:2] == [301, "https://testserver/admin/login/"]
 
 

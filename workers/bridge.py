@@ -30,6 +30,7 @@ from apps.events.pubsub import publisher, subscriber, subscription_path, topic_p
 from apps.events.signing import signature_valid
 from apps.events.tasks import batch_task_name, task_name
 from shop.celery import app as celery_app
+from shop.observability import liveness, metrics
 from shop.topology import Subscription, handlers_of
 
 logger = logging.getLogger("workers.bridge")
@@ -78,6 +79,7 @@ class PulledMessage:
         self.attributes = received.message.attributes
         self.message_id = received.message.message_id
         self.ack_id, self._acks, self._nacks = received.ack_id, acks, nacks
+        self.received_at = time.monotonic()
 
     def ack(self) -> None:
         self._acks.append(self.ack_id)
@@ -107,6 +109,8 @@ class Bridge:
         name = task_name(service.name)
 
         def on_message(message) -> None:
+            received = time.monotonic()
+            metrics.observe_pulled(service.name, [message.publish_time.timestamp()])
             try:
                 event = route(message, subscription, known_types)
             except Unroutable as exc:
@@ -116,8 +120,10 @@ class Bridge:
                 celery_app.send_task(name, args=list(event), queue=service.queue)
             except Exception:
                 logger.exception("%s: broker refused %s; Pub/Sub will redeliver", subscription.name, event[0])
+                metrics.HANDOVER_FAILURES.labels(service.name, subscription.topic).inc()
                 message.nack()
                 return
+            metrics.observe_handed_over(service.name, subscription.topic, 1, received)
             message.ack()
 
         return on_message
@@ -135,9 +141,11 @@ class Bridge:
         for start in range(0, len(routable), self.task_batch):
             chunk = routable[start : start + self.task_batch]
             if self.send_holding(subscription, chunk):
+                metrics.observe_handed_over(service.name, subscription.topic, len(chunk), chunk[0][1].received_at)
                 for _, message in chunk:
                     message.ack()
             else:
+                metrics.HANDOVER_FAILURES.labels(service.name, subscription.topic).inc(len(chunk))
                 for _, message in chunk:
                     message.nack()
 
@@ -187,6 +195,7 @@ class Bridge:
             )
             message.nack()
             return
+        metrics.BRIDGE_DEAD_LETTERED.labels(subscription.service.name, subscription.topic).inc()
         message.ack()
 
     def run(self) -> None:
@@ -208,8 +217,10 @@ class Bridge:
             )
 
         self.futures = [subscribe(subscription) for subscription in self.subscriptions]
+        liveness.beat("bridge")
         try:
             while not self.stopping.wait(1.0):
+                liveness.beat("bridge")  # the client library's threads pull; this loop watches them
                 for index, future in enumerate(self.futures):
                     if not future.done():
                         continue
@@ -249,6 +260,7 @@ class Bridge:
         path = subscription_path(subscription.name)
         pause = 0.0
         while not self.stopping.is_set():
+            liveness.beat(subscription.name)
             if pause:
                 self.stopping.wait(pause)
             try:
@@ -271,6 +283,10 @@ class Bridge:
                 )
                 continue
             pause = 0.0
+            metrics.observe_pulled(
+                subscription.service.name,
+                [m.message.publish_time.ToNanoseconds() / 1e9 for m in type(response).pb(response).received_messages],
+            )
             acks, nacks = [], []
             self.hand_over(subscription, [PulledMessage(m, acks, nacks) for m in response.received_messages])
             try:

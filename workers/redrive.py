@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from apps.events.models import OutboxEvent, ProcessedMessage
 from shop.celery import app as celery_app
+from shop.observability import metrics
 from shop.registry import Service
 from shop.topology import subscriptions
 
@@ -111,6 +112,7 @@ class Redriver:
         )
         if marked:
             self.re_driven += marked
+            metrics.REDRIVEN.labels(producer).inc(marked)
             logger.warning(
                 "%s: re-driving %d events a subscribed service never received (%d re-driven since start)",
                 producer,
@@ -130,6 +132,7 @@ class Redriver:
             )
             if given_up:
                 self.given_up += 1
+                metrics.REDRIVE_GIVEN_UP.labels(producer).inc()
                 event_id = OutboxEvent.objects.using(producer).values_list("event_id", flat=True).get(pk=pk)
                 logger.error(
                     "%s: outbox row %d (event %s): %s (%d given up since start)",

@@ -39,6 +39,7 @@ from apps.events.models import OutboxEvent
 from apps.events.provisioning import Provisioner
 from apps.events.pubsub import batch_publisher, topic_path
 from apps.events.signing import SIGNATURE_ATTRIBUTE, envelope_signature
+from shop.observability import liveness, metrics
 from shop.registry import get_service
 from shop.topology import subscriptions
 from workers.redrive import Redriver
@@ -174,6 +175,7 @@ class OutboxRelay:
             if published:
                 with connections[database].cursor() as cursor:
                     cursor.execute(_MARK_PUBLISHED, [now, now, published])
+                metrics.count_published(database, rows, published, now)
             stuck = [row for row, exc in failed if not self._record_failure(database, row, exc, now)]
         if stuck and not published:
             raise PublishingStalled(f"{len(stuck)} events of {database} could not be published")
@@ -229,9 +231,11 @@ class OutboxRelay:
                 published.append(one[0].pk)
 
     def _send(self, topic: str, request: list) -> None:
-        self.publisher.publish(
-            topic=topic_path(topic), messages=[message for _, message in request], timeout=PUBLISH_TIMEOUT_SECONDS
-        )
+        with metrics.PUBLISH_REQUEST.labels(topic).time():
+            self.publisher.publish(
+                topic=topic_path(topic), messages=[message for _, message in request], timeout=PUBLISH_TIMEOUT_SECONDS
+            )
+        liveness.beat("relay")  # a Publish call ended: the loop moves, however slowly Pub/Sub answers
 
     def _provision(self, database: str, topic: str) -> bool:
         """Create a missing topic and every subscription on it (before publishing, or the messages go nowhere)."""
@@ -252,6 +256,7 @@ class OutboxRelay:
         attempts = row.publish_attempts + 1
         error = f"{type(exc).__name__}: {exc}"[:5000]
         park = isinstance(exc, MessageTooLarge) or (attempts >= self.max_attempts and not isinstance(exc, TRANSIENT))
+        metrics.PUBLISH_FAILURES.labels(database, row.topic, type(exc).__name__).inc()
         OutboxEvent.objects.using(database).filter(pk=row.pk).update(
             publish_attempts=attempts, last_error=error, parked_at=now if park else None
         )
@@ -315,6 +320,7 @@ class OutboxRelay:
         logger.info("relay publishing the outboxes of %s", ", ".join(self.databases))
         try:
             while not self.stopping.is_set():
+                liveness.beat("relay")
                 if self.redrive_seconds and time.monotonic() >= next_redrive:
                     next_redrive = time.monotonic() + self.redrive_seconds
                     try:

@@ -18,6 +18,7 @@ import functools
 import itertools
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from django.utils import timezone
 
 from apps.events.contracts import Envelope, Event
 from apps.events.inbox import GiveUpHook, Handler, MalformedEvent, claim, dead_letter, parse, record_failure
+from shop.observability import metrics
 from shop.registry import Service
 
 logger = logging.getLogger(__name__)
@@ -149,7 +151,7 @@ class Consumer:
     def handle(self, deliveries: Sequence[Delivery]) -> list[Result]:
         """What became of each delivery, in order. Raises DatabaseUnavailable when one could be
         neither handled nor dead-lettered for an outage: the broker should keep them all."""
-        started_at = timezone.now()
+        started, started_at = time.perf_counter(), timezone.now()
         results: dict[int, Result] = {}
         parsed: list[_Parsed] = []
         for index, delivery in enumerate(deliveries):
@@ -167,7 +169,9 @@ class Consumer:
         if not (together and self._handle_together(parsed, started_at, results)):
             for item in parsed:
                 results[item.index] = self._handle_alone(item, started_at, prepared=item.index in prepared)
-        return [results[index] for index in range(len(deliveries))]
+        done = [results[index] for index in range(len(deliveries))]
+        metrics.count_consumed(self.service.name, self.handlers, done, started)
+        return done
 
     def _prepare(self, parsed: list[_Parsed]) -> set[int]:
         """Run the prepare hooks; the indexes of the events whose hook succeeded (or that have none)."""
@@ -224,10 +228,14 @@ class Consumer:
         """The handlers of claimed events of one type, in the open transaction."""
         batch_handler = self.batch_handlers.get(event_type)
         if batch_handler is not None:
+            started = time.perf_counter()
             batch_handler([(item.event, item.envelope) for item in items])
+            metrics.observe_handler(self.service.name, event_type, time.perf_counter() - started, len(items))
             return
         for item in items:
+            started = time.perf_counter()
             item.handler(item.event, item.envelope)
+            metrics.observe_handler(self.service.name, event_type, time.perf_counter() - started)
 
     def _failed(self, item: _Parsed, exc: Exception) -> Result:
         delivery = item.delivery

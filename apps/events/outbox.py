@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from uuid import UUID
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.db import connections
 
 from apps.events.contracts import Event
+from shop.observability import metrics
 
 
 class OutboxOutsideTransaction(RuntimeError):
@@ -70,6 +72,8 @@ def record_event(
                 data.decode(),
             ],
         )
+    # Counted once the change commits (a rolled-back one never happened): no statement, a counter.
+    connection.on_commit(functools.partial(metrics.count_recorded, using, event.topic))
     return event_id
 
 

@@ -21,6 +21,7 @@ from django.conf import settings
 
 from apps.events import faults
 from apps.events.consumer import Consumer, DatabaseUnavailable, Delivery, Outcome, Result
+from shop.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def consumer_tasks(consumer: Consumer) -> tuple[Task, Task]:
         try:
             [result] = consumer.handle([Delivery(event_type, payload, attributes, self.request.retries or 0)])
         except DatabaseUnavailable as exc:
+            metrics.count_requeued(service.name, [event_type], consumer.handlers)
             raise back_to_the_broker("could not dead-letter", exc) from exc
         if result.outcome is Outcome.UNRECORDABLE:
             # The database is up and still refuses it: requeueing would loop for ever. The broker
@@ -94,9 +96,10 @@ def consumer_tasks(consumer: Consumer) -> tuple[Task, Task]:
             return {"split": len(events)}
         try:
             results = consumer.handle([Delivery.of(event) for event in events])
-        except DatabaseUnavailable as exc:
-            raise back_to_the_broker("could not dead-letter", exc) from exc
         except Exception as exc:
+            metrics.count_requeued(service.name, [event[0] for event in events], consumer.handlers)
+            if isinstance(exc, DatabaseUnavailable):
+                raise back_to_the_broker("could not dead-letter", exc) from exc
             # Not a handler failure (the consumer handles those) but one in the handling of them:
             # acking the batch as failed would lose its events.
             logger.exception("%s: could not handle a batch; back to the broker", service.service_name)

@@ -58,6 +58,8 @@ MIDDLEWARE = [
 if any(s.name == "product" for s in SERVED_SERVICES):
     # The catalog list, replayed while the catalog is unchanged, ahead of everything else.
     MIDDLEWARE.insert(0, "apps.products.middleware.CatalogPageCache")
+# Outermost: every response is counted and timed per route, cached catalog pages and 429s included.
+MIDDLEWARE.insert(0, "shop.observability.http.RouteMetricsMiddleware")
 
 APPEND_SLASH = False  # routes accept both forms themselves; a redirect would drop a POST body
 ROOT_URLCONF = get_service(SHOP_SERVICE).urlconf if SHOP_SERVICE else "shop.urls.index"
@@ -275,4 +277,5 @@ LOGGING = {
 # --- Integrations, each in its own module ------------------------------------------------------
 from shop.settings.axes import *  # noqa: E402,F403
 from shop.settings.celery import *  # noqa: E402,F403
+from shop.settings.monitoring import *  # noqa: E402,F403
 from shop.settings.pubsub import *  # noqa: E402,F403

@@ -26,9 +26,9 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or any(m in SECRET_KEY.lower
 # --- HTTPS ----------------------------------------------------------------------------------
 # On unless a deployment serves plain HTTP on purpose (docker/compose.yaml on localhost).
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-# Health probes (GET /) and Prometheus scrapes (/metrics) reach the pods over plain HTTP from
-# inside the cluster: they are answered there, not redirected.
-SECURE_REDIRECT_EXEMPT = [r"^$", r"^metrics/?$"]
+# Health probes (GET /, /livez) and Prometheus scrapes (/metrics) reach the pods over plain HTTP
+# from inside the cluster: they are answered there, not redirected.
+SECURE_REDIRECT_EXEMPT = [r"^$", r"^metrics/?$", r"^livez/?$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
 # Both reach beyond these hosts (every subdomain; browsers' built-in lists): a deployment opts in.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)

@@ -23,3 +23,9 @@ _suffix = env.str("SHOP_TEST_DB_SUFFIX", default="")  # noqa: F405
 if _suffix:
     for _config in DATABASES.values():  # noqa: F405
         _config["TEST"]["NAME"] = f"test_{_config['NAME']}_{_suffix}"
+
+# GET / checks only the database here, as before: the broker's queues and the emulator are not there for
+# every test. The readiness tests turn the other checks on (tests/observability/test_probes.py).
+HEALTH_CHECKS = ["database"]
+# Nothing kept between requests: a test that takes a dependency away must not answer the next test's probe.
+HEALTH_CHECK_CACHE_SECONDS = 0

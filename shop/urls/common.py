@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from shop.admin_sites import ServiceAdminSite
 from shop.api import health_view
 from shop.observability.api import trail_view
+from shop.observability.http import liveness_view, metrics_view
 from shop.registry import get_service
 
 
@@ -19,6 +20,10 @@ def service_urlpatterns(service_name: str, api_urls: str) -> list:
     api = [*import_module(api_urls).urlpatterns, re_path(r"^events/trail/?$", trail_view(service), name="events-trail")]
     return [
         path("", health_view(service), name="health"),
+        # Prometheus and the liveness probe: plain Django views, no authentication, no throttle, not in
+        # the schema; for the cluster network only (README, "Metrics and probes").
+        path("metrics", metrics_view, name="metrics"),
+        path("livez", liveness_view, name="livez"),
         path(
             "schema",
             SpectacularAPIView.as_view(

@@ -4,13 +4,40 @@ Production runs one worker per service (one deployment each, scaled on its queue
 `make run` groups them, so that two cores are not shared by six worker processes.
 """
 
+import logging
 import os
+from pathlib import Path
 
+from celery import signals
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.events.queues import QueueNotMigrated, ensure_task_queue, task_queue
 from shop.celery import app
+from shop.observability import health
+from shop.observability.liveness import ConsumerHeartbeat
+from shop.observability.server import serve_probes
 from shop.registry import QUEUE_PREFIX, SERVICES
+
+logger = logging.getLogger(__name__)
+
+
+def prepare_pool_metrics(pool: str) -> None:
+    """The prefork pool counts in its child processes: only multiprocess mode (PROMETHEUS_MULTIPROC_DIR,
+    an empty directory of this worker's own, set in its environment before it starts) adds their counts
+    up for /metrics. The threads pool (the default) and solo count in this one process."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        for stale in Path(directory).glob("*.db"):  # a previous run's counts: counters start again from 0
+            stale.unlink()
+        signals.worker_process_shutdown.connect(_pool_process_gone, weak=False)
+    elif pool == "prefork":
+        logger.warning("--pool=prefork without PROMETHEUS_MULTIPROC_DIR: /metrics misses what the pool counts")
+
+
+def _pool_process_gone(pid=None, **_) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid or os.getpid())
 
 
 class Command(BaseCommand):
@@ -36,6 +63,14 @@ class Command(BaseCommand):
         # Its own queues only: the worker binds what it knows to Celery's delayed-delivery exchange,
         # and the other services' queues may not exist yet.
         app.conf.task_queues = [task_queue(service) for service in services]
+        # /metrics, /livez (its consumer's event loop beats), /readyz (its databases and queues).
+        prepare_pool_metrics(options["pool"])
+        app.steps["consumer"].add(ConsumerHeartbeat)
+        checks = [
+            *health.database_checks([service.database for service in services]),
+            health.broker_check([service.queue for service in services]),
+        ]
+        serve_probes("-".join(service.name for service in services) + "-worker", checks=lambda: checks)
         app.worker_main(
             [
                 "worker",

@@ -4,6 +4,8 @@ import signal
 
 from django.core.management.base import BaseCommand
 
+from shop.observability import health
+from shop.observability.server import serve_probes
 from shop.registry import SERVICES
 from shop.topology import subscriptions
 from workers.bridge import Bridge
@@ -18,6 +20,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         names = options["service"] or list(SERVICES)
         bridge = Bridge([s for name in names for s in subscriptions(SERVICES[name])])
+        # /readyz: Pub/Sub and the broker (each queue it hands events to).
+        queues = sorted({s.service.queue for s in bridge.subscriptions})
+        checks = [health.pubsub_check(bridge.subscriptions[0].topic), health.broker_check(queues)] if queues else []
+        serve_probes("bridge", checks=lambda: checks)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: bridge.stop())
         bridge.run()
