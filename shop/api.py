@@ -6,21 +6,16 @@ import logging
 
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination, LimitOffsetPagination
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
-from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.events.contracts import MAX_PRICE
 from shop import errors
-from shop.access import Access
 from shop.identity import CUSTOMER_HEADER  # noqa: F401 - where the API layer finds it
-from shop.observability import health
 
 logger = logging.getLogger(__name__)
 
@@ -142,22 +137,6 @@ def json_bad_request(request, exception=None):
 
 def json_server_error(request):
     return JsonResponse({"detail": "Internal server error."}, status=500)
-
-
-def health_view(service):
-    """GET / (readiness): 200 while the service reaches what it uses (its database, its broker queue,
-    Pub/Sub: shop/observability/health.py, bounded and cached), 503 naming what failed otherwise."""
-
-    class HealthView(APIView):
-        renderer_classes = [JSONRenderer]
-        access = {"get": Access.PUBLIC}
-
-        @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
-        def get(self, request):
-            body, status_code = health.report(health.service_checks(service), service=service.service_name)
-            return Response(body, status=status_code)
-
-    return HealthView.as_view()
 
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"

@@ -1,4 +1,4 @@
-"""The web services' side: requests counted per route, ``GET /metrics`` and ``GET /livez``.
+"""The web services' side: requests counted per route, ``GET /metrics``, ``GET /livez`` and ``GET /``.
 
 Per route means the URL pattern's name (``product-detail``), never the raw path, so that the
 number of series stays bounded whatever clients send; a path no route matches counts as
@@ -15,6 +15,14 @@ from django.urls import Resolver404, resolve
 from django_prometheus.exports import ExportToDjangoView
 from django_prometheus.middleware import PrometheusAfterMiddleware
 from django_prometheus.utils import Time
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shop.access import Access
+from shop.observability import health
 
 UNRESOLVED = "<unresolved>"
 
@@ -77,3 +85,19 @@ def liveness_view(request):
     """GET /livez: the process answers. It touches no dependency: a database outage must not get
     every pod restarted (that is readiness' business, ``GET /``)."""
     return JsonResponse({"status": "alive"})
+
+
+def health_view(service):
+    """GET / (readiness): 200 while the service reaches what it uses (its database, its broker queue,
+    Pub/Sub: shop/observability/health.py, bounded and cached), 503 naming what failed otherwise."""
+
+    class HealthView(APIView):
+        renderer_classes = [JSONRenderer]
+        access = {"get": Access.PUBLIC}
+
+        @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
+        def get(self, request):
+            body, status_code = health.report(health.service_checks(service), service=service.service_name)
+            return Response(body, status=status_code)
+
+    return HealthView.as_view()

@@ -6,9 +6,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from shop.admin_sites import ServiceAdminSite
-from shop.api import health_view
 from shop.observability.api import trail_view
-from shop.observability.http import liveness_view, metrics_view
+from shop.observability.http import health_view, liveness_view, metrics_view
 from shop.registry import get_service
 
 
