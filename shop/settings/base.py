@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "shop.observability.request_id.RequestIdMiddleware",  # first: its header on every response
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -56,8 +57,9 @@ MIDDLEWARE = [
 ]
 
 if any(s.name == "product" for s in SERVED_SERVICES):
-    # The catalog list, replayed while the catalog is unchanged, ahead of everything else.
-    MIDDLEWARE.insert(0, "apps.products.middleware.CatalogPageCache")
+    # The catalog list, replayed while the catalog is unchanged, ahead of everything else but the
+    # request id (which a kept page must not keep).
+    MIDDLEWARE.insert(1, "apps.products.middleware.CatalogPageCache")
 
 APPEND_SLASH = False  # routes accept both forms themselves; a redirect would drop a POST body
 ROOT_URLCONF = get_service(SHOP_SERVICE).urlconf if SHOP_SERVICE else "shop.urls.index"
@@ -247,11 +249,14 @@ STAFF_EMAIL = env.str("STAFF_EMAIL", default="")
 IDEMPOTENCY_TTL = timedelta(seconds=env.int("IDEMPOTENCY_TTL_SECONDS", default=24 * 60 * 60))
 
 # --- Logging ---------------------------------------------------------------------------------
+# Every line through structlog (shop/observability/logging.py): LOG_FORMAT=console, readable (the
+# default here, locally and in tests), or json, one object per line (production's default).
+LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"structured": {"()": "shop.observability.logging.structured_formatter", "log_format": LOG_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # DEBUG: every event id the relay publishes and the bridge hands over, with its task id,
     # to follow one event through a chaos run.

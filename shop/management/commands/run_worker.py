@@ -6,10 +6,12 @@ Production runs one worker per service (one deployment each, scaled on its queue
 
 import os
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.events.queues import QueueNotMigrated, ensure_task_queue, task_queue
 from shop.celery import app
+from shop.observability.logging import set_process
 from shop.registry import QUEUE_PREFIX, SERVICES
 
 
@@ -28,6 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         services = [SERVICES[name] for name in dict.fromkeys(options["services"])]
+        set_process("worker", [service.name for service in services])
         try:
             for service in services:
                 ensure_task_queue(service)
@@ -38,6 +41,8 @@ class Command(BaseCommand):
         app.conf.task_queues = [task_queue(service) for service in services]
         app.worker_main(
             [
+                # JSON lines only: no start-up banner (its "ready" is a log line too)
+                *(["--quiet"] if settings.LOG_FORMAT == "json" else []),
                 "worker",
                 f"--queues={','.join(service.queue for service in services)}",
                 # unique per platform on a shared broker (its remote-control queue is exclusive)

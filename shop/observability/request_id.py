@@ -1,0 +1,44 @@
+"""``X-Request-ID``: taken from the caller (a gateway, a client) when sane, made when not, bound to
+every line logged while the request is handled, and returned on every response.
+
+First in the middleware stack, so the header is on whatever the stack answers: a view's 2xx, an
+API error's 4xx, Django's 404 and 500, a lockout's 429, a catalog page replayed by the page
+cache (which therefore never keeps one request's id for the next). No line of its own: the
+catalog serves thousands of requests a second.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from structlog.contextvars import bind_contextvars, clear_contextvars
+
+HEADER = "X-Request-ID"
+# What a gateway's or a client's id may look like to be kept: bounded, and nothing that could
+# break a log line or a header (no spaces, quotes, newlines or control characters).
+_SANE = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
+
+
+def request_id_of(value: str | None) -> str:
+    """The caller's id when sane, else a new one (32 hex digits)."""
+    if value and _SANE.fullmatch(value):
+        return value
+    return uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = request_id_of(request.META.get("HTTP_X_REQUEST_ID"))
+        request.request_id = request_id
+        clear_contextvars()  # nothing of an earlier request on this thread
+        bind_contextvars(request_id=request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            clear_contextvars()
+        response[HEADER] = request_id
+        return response
