@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from apps.events.contracts import Envelope, Event
 from apps.events.inbox import GiveUpHook, Handler, MalformedEvent, claim, dead_letter, parse, record_failure
+from shop.observability.logging import bound
 from shop.registry import Service
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,18 @@ class Delivery:
     def event_id(self) -> str:
         return self.attributes.get("event_id", "") if isinstance(self.attributes, dict) else ""
 
+    @property
+    def log_fields(self) -> dict:
+        """What the lines logged while it is handled carry (None: absent, and reset afterwards).
+        Its topic is its type: the bridge hands over a topic's own events only."""
+        attributes = self.attributes if isinstance(self.attributes, dict) else {}
+        return {
+            "event_id": attributes.get("event_id") or None,
+            "event_type": self.event_type,
+            "topic": self.event_type,
+            "correlation_id": attributes.get("correlation_id") or None,
+        }
+
 
 @dataclass(frozen=True)
 class Result:
@@ -149,6 +162,10 @@ class Consumer:
     def handle(self, deliveries: Sequence[Delivery]) -> list[Result]:
         """What became of each delivery, in order. Raises DatabaseUnavailable when one could be
         neither handled nor dead-lettered for an outage: the broker should keep them all."""
+        with bound(service=self.service.name):  # in a worker that consumes for several services
+            return self._handle(deliveries)
+
+    def _handle(self, deliveries: Sequence[Delivery]) -> list[Result]:
         started_at = timezone.now()
         results: dict[int, Result] = {}
         parsed: list[_Parsed] = []
@@ -157,7 +174,8 @@ class Consumer:
                 handler = self.handlers[delivery.event_type]
                 event, envelope = parse(delivery.event_type, delivery.payload, delivery.attributes)
             except (KeyError, MalformedEvent) as exc:  # nothing a hook could act on
-                results[index] = self._give_up(delivery, f"cannot handle {delivery.event_type!r}: {exc}")
+                with bound(**delivery.log_fields):
+                    results[index] = self._give_up(delivery, f"cannot handle {delivery.event_type!r}: {exc}")
                 continue
             parsed.append(_Parsed(index, delivery, handler, event, envelope))
         prepared = self._prepare(parsed)
@@ -176,7 +194,8 @@ class Consumer:
             hook = self.prepare_hooks.get(item.delivery.event_type)
             try:
                 if hook is not None:
-                    hook(item.event, item.envelope)
+                    with bound(**item.delivery.log_fields):
+                        hook(item.event, item.envelope)
             except Exception:  # tried again, and its failure handled, when the event runs alone
                 self._reconnect_if_broken()
                 continue
@@ -207,6 +226,10 @@ class Consumer:
         return True
 
     def _handle_alone(self, item: _Parsed, started_at, *, prepared: bool) -> Result:
+        with bound(**item.delivery.log_fields):  # its retry or dead-letter line too
+            return self._handle_one(item, started_at, prepared=prepared)
+
+    def _handle_one(self, item: _Parsed, started_at, *, prepared: bool) -> Result:
         delivery, event, envelope = item.delivery, item.event, item.envelope
         try:
             hook = self.prepare_hooks.get(delivery.event_type)
@@ -224,10 +247,12 @@ class Consumer:
         """The handlers of claimed events of one type, in the open transaction."""
         batch_handler = self.batch_handlers.get(event_type)
         if batch_handler is not None:
-            batch_handler([(item.event, item.envelope) for item in items])
+            with bound(event_type=event_type, topic=event_type):
+                batch_handler([(item.event, item.envelope) for item in items])
             return
         for item in items:
-            item.handler(item.event, item.envelope)
+            with bound(**item.delivery.log_fields):
+                item.handler(item.event, item.envelope)
 
     def _failed(self, item: _Parsed, exc: Exception) -> Result:
         delivery = item.delivery

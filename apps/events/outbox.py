@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connections
 
 from apps.events.contracts import Event
+from shop.observability.logging import bind_correlation_id
 
 
 class OutboxOutsideTransaction(RuntimeError):
@@ -70,6 +71,7 @@ def record_event(
                 data.decode(),
             ],
         )
+    bind_correlation_id(correlation_id)  # the request's later lines name the saga it started
     return event_id
 
 
