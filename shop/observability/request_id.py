@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from django.core.signals import request_finished
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
 HEADER = "X-Request-ID"
@@ -36,9 +37,15 @@ class RequestIdMiddleware:
         request.request_id = request_id
         clear_contextvars()  # nothing of an earlier request on this thread
         bind_contextvars(request_id=request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            clear_contextvars()
+        response = self.get_response(request)
         response[HEADER] = request_id
         return response
+
+
+def _request_finished(**signal) -> None:
+    """Unbound once the server has closed the response: after Django's 4xx line and gunicorn's
+    access line, which come after the middleware has returned, and before anything else."""
+    clear_contextvars()
+
+
+request_finished.connect(_request_finished, dispatch_uid="shop.observability.request_id")
