@@ -121,13 +121,14 @@ def test_a_request_that_records_an_event_carries_its_correlation_id_on_later_lin
     correlation_id = uuid.uuid4()
     bind_contextvars(request_id="req-7")  # as the middleware does
 
-    with transaction.atomic(using="product"):
-        record_event(product_changed(), using="product", correlation_id=correlation_id)
-    with json_lines("shop") as lines:
+    with json_lines("apps.events.outbox", "shop") as lines, transaction.atomic(using="product"):
+        event_id = record_event(product_changed(), using="product", correlation_id=correlation_id)
         logging.getLogger("shop.anything").info("later in the request")
 
-    assert lines[0]["request_id"] == "req-7"
-    assert lines[0]["correlation_id"] == str(correlation_id)
+    recorded, later = lines  # at DEBUG, where the event was born: the request that recorded it
+    assert (recorded["event_id"], recorded["request_id"]) == (str(event_id), "req-7")
+    assert later["request_id"] == "req-7"
+    assert later["correlation_id"] == recorded["correlation_id"] == str(correlation_id)
 
 
 def test_the_correlation_id_of_the_event_being_handled_is_not_replaced_by_a_recorded_ones():

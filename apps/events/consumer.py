@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from apps.events.contracts import Envelope, Event
 from apps.events.inbox import GiveUpHook, Handler, MalformedEvent, claim, dead_letter, parse, record_failure
-from shop.observability.logging import bound
+from shop.observability.logging import bound, event_fields
 from shop.registry import Service
 
 logger = logging.getLogger(__name__)
@@ -185,7 +185,13 @@ class Consumer:
         if not (together and self._handle_together(parsed, started_at, results)):
             for item in parsed:
                 results[item.index] = self._handle_alone(item, started_at, prepared=item.index in prepared)
-        return [results[index] for index in range(len(deliveries))]
+        ordered = [results[index] for index in range(len(deliveries))]
+        if logger.isEnabledFor(logging.DEBUG):  # a line per event, to follow one through the workers
+            for result in ordered:
+                delivery = result.delivery
+                fields = event_fields(**delivery.log_fields)
+                logger.debug("%s %s: %s", delivery.event_type, delivery.event_id, result.outcome, extra=fields)
+        return ordered
 
     def _prepare(self, parsed: list[_Parsed]) -> set[int]:
         """Run the prepare hooks; the indexes of the events whose hook succeeded (or that have none)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from uuid import UUID
@@ -11,7 +12,9 @@ from django.conf import settings
 from django.db import connections
 
 from apps.events.contracts import Event
-from shop.observability.logging import bind_correlation_id
+from shop.observability.logging import bind_correlation_id, event_fields
+
+logger = logging.getLogger(__name__)
 
 
 class OutboxOutsideTransaction(RuntimeError):
@@ -72,6 +75,11 @@ def record_event(
             ],
         )
     bind_correlation_id(correlation_id)  # the request's later lines name the saga it started
+    if logger.isEnabledFor(logging.DEBUG):  # where an event is born: its request or handled event
+        fields = event_fields(
+            event_id=event_id, event_type=event.event_type(), topic=event.topic, correlation_id=correlation_id
+        )
+        logger.debug("recorded %s %s", event.event_type(), event_id, extra=fields)
     return event_id
 
 

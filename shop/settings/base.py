@@ -258,10 +258,11 @@ LOGGING = {
     "formatters": {"structured": {"()": "shop.observability.logging.structured_formatter", "log_format": LOG_FORMAT}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # DEBUG: every event id the relay publishes and the bridge hands over, with its task id,
-    # to follow one event through a chaos run.
+    # DEBUG: a line for every event recorded, published by the relay, handed over by the bridge
+    # (with its task id) and handled, to follow one event or one saga through a chaos run.
     "loggers": {
         "workers": {"level": env.str("WORKERS_LOG_LEVEL", default=env.str("LOG_LEVEL", default="INFO"))},
+        "apps.events": {"level": env.str("WORKERS_LOG_LEVEL", default=env.str("LOG_LEVEL", default="INFO"))},
         # django-axes says hello at INFO in every process it starts in, management commands included.
         "axes": {"level": "WARNING"},
     },

@@ -69,8 +69,19 @@ def test_each_handler_line_of_a_batch_names_its_own_event_and_correlation_id():
         results = consumer(LoggingHandler()).handle(batch)
 
     assert [r.outcome for r in results] == [Outcome.PROCESSED] * 2
-    assert [fields(line) for line in lines] == [expected(d) for d in batch]
+    handler_lines = [line for line in lines if line["logger"] == handler_logger.name]
+    assert [fields(line) for line in handler_lines] == [expected(d) for d in batch]
     assert get_contextvars() == {}  # nothing left bound for the thread's next task
+
+
+def test_at_debug_each_event_has_a_line_with_its_outcome():
+    batch = [push(uuid.uuid4()), push(uuid.uuid4())]
+
+    with json_lines("apps.events.consumer") as lines:
+        consumer(LoggingHandler()).handle(batch)
+
+    assert [fields(line) for line in lines] == [expected(d) for d in batch]
+    assert [line["message"].rpartition(": ")[2] for line in lines] == ["processed", "processed"]
 
 
 def test_the_retry_and_the_dead_letter_lines_name_the_event():
@@ -92,7 +103,7 @@ def test_a_malformed_event_is_dead_lettered_on_a_line_that_names_it_without_its_
     address = "somebody@example.com"
     malformed = Delivery(delivery.event_type, {**delivery.payload, "title": {"to": address}}, delivery.attributes)
 
-    with json_lines("apps.events.consumer") as lines:
+    with json_lines("apps.events.consumer", level=logging.INFO) as lines:
         [result] = consumer(LoggingHandler()).handle([malformed])
 
     assert result.outcome is Outcome.DEAD_LETTERED
