@@ -145,10 +145,13 @@ def structured_formatter(log_format: str = "console") -> structlog.stdlib.Proces
     """The formatter of every handler (``LOGGING["formatters"]``, via dictConfig's ``()``).
 
     Also points structlog's own loggers (``structlog.get_logger()``) at the standard library's
-    handlers, so that a line from either API comes out the same.
+    handlers, so that a line from either API comes out the same, and Python's warnings there.
     """
     if log_format not in LOG_FORMATS:
         raise ValueError(f"LOG_FORMAT must be one of {LOG_FORMATS}, not {log_format!r}")
+    # Python's warnings as lines too (a Celery worker started as root warns before it sets up its
+    # logging): else they are raw multi-line text on stderr.
+    logging.captureWarnings(True)
     shared = _shared_processors()
     structlog.configure(
         processors=[
