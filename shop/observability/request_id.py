@@ -1,5 +1,6 @@
 """``X-Request-ID``: taken from the caller (a gateway, a client) when sane, made when not, bound to
-every line logged while the request is handled, and returned on every response.
+every line logged while the request is handled (Django's 4xx line and gunicorn's access line, which
+come after the middleware has returned, included), and returned on every response.
 
 First in the middleware stack, so the header is on whatever the stack answers: a view's 2xx, an
 API error's 4xx, Django's 404 and 500, a lockout's 429, a catalog page replayed by the page
