@@ -4,11 +4,15 @@ import os
 
 from celery import Celery, signals
 
+from shop.observability.logging import celery_setup_logging
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings.local")
 
 app = Celery("shop")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Workers log through Django's LOGGING (structured lines), not handlers of Celery's own.
+signals.setup_logging.connect(celery_setup_logging, weak=False)
 
 
 @signals.task_prerun.connect

@@ -31,6 +31,7 @@ from apps.events.signing import signature_valid
 from apps.events.tasks import batch_task_name, task_name
 from shop.celery import app as celery_app
 from shop.observability import liveness, metrics
+from shop.observability.logging import event_fields
 from shop.topology import Subscription, handlers_of
 
 logger = logging.getLogger("workers.bridge")
@@ -69,6 +70,17 @@ def route(message, subscription: Subscription, known_types: set[str]) -> tuple[s
     if settings.PUBSUB_SIGNING_KEY and not signature_valid(settings.PUBSUB_SIGNING_KEY, attributes, message.data):
         raise Unroutable("no valid signature (PUBSUB_SIGNING_KEY)")
     return event_type, payload, attributes
+
+
+def message_fields(message, subscription: Subscription) -> dict[str, str]:
+    """A message's event fields, as its envelope says (an unroutable one's may be missing), for its log lines."""
+    attributes = message.attributes
+    return event_fields(
+        event_id=attributes.get("event_id"),
+        event_type=attributes.get("event_type"),
+        topic=subscription.topic,
+        correlation_id=attributes.get("correlation_id"),
+    )
 
 
 class PulledMessage:
@@ -119,7 +131,12 @@ class Bridge:
             try:
                 celery_app.send_task(name, args=list(event), queue=service.queue)
             except Exception:
-                logger.exception("%s: broker refused %s; Pub/Sub will redeliver", subscription.name, event[0])
+                logger.exception(
+                    "%s: broker refused %s; Pub/Sub will redeliver",
+                    subscription.name,
+                    event[0],
+                    extra=message_fields(message, subscription),
+                )
                 metrics.HANDOVER_FAILURES.labels(service.name, subscription.topic).inc()
                 message.nack()
                 return
@@ -171,8 +188,15 @@ class Bridge:
                 pause = min(pause * 2, 5.0)
                 continue
             if logger.isEnabledFor(logging.DEBUG):
-                event_ids = [attributes.get("event_id") for _, _, attributes in events]
-                logger.debug("%s: task %s carries %s", subscription.name, task.id, event_ids)
+                for _, message in chunk:  # a line per event, to find one by its event or correlation id
+                    fields = message_fields(message, subscription)
+                    logger.debug(
+                        "%s: task %s carries %s",
+                        subscription.name,
+                        task.id,
+                        fields.get("event_id"),
+                        extra={**fields, "task_id": task.id},
+                    )
             return True
 
     def extend_leases(self, subscription: Subscription, messages: list[PulledMessage]) -> None:
@@ -185,13 +209,22 @@ class Bridge:
         )
 
     def dead_letter(self, message, subscription: Subscription, reason: str) -> None:
-        logger.error("%s: dead-lettering message %s: %s", subscription.name, message.message_id, reason)
+        logger.error(
+            "%s: dead-lettering message %s: %s",
+            subscription.name,
+            message.message_id,
+            reason,
+            extra=message_fields(message, subscription),
+        )
         attributes = {**message.attributes, "bridge_error": reason[:1000], "source_subscription": subscription.name}
         try:
             self.publisher.publish(topic_path(subscription.dead_letter), message.data, **attributes).result(timeout=30)
         except Exception:
             logger.exception(
-                "%s: could not dead-letter %s; Pub/Sub will redeliver", subscription.name, message.message_id
+                "%s: could not dead-letter %s; Pub/Sub will redeliver",
+                subscription.name,
+                message.message_id,
+                extra=message_fields(message, subscription),
             )
             message.nack()
             return

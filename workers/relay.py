@@ -40,6 +40,7 @@ from apps.events.provisioning import Provisioner
 from apps.events.pubsub import batch_publisher, topic_path
 from apps.events.signing import SIGNATURE_ATTRIBUTE, envelope_signature
 from shop.observability import liveness, metrics
+from shop.observability.logging import event_fields
 from shop.registry import get_service
 from shop.topology import subscriptions
 from workers.redrive import Redriver
@@ -104,6 +105,13 @@ def pubsub_message(row: PendingRow | OutboxEvent, producer: str) -> PubsubMessag
     if settings.PUBSUB_SIGNING_KEY:  # the bridge then believes only what a relay signed
         attributes[SIGNATURE_ATTRIBUTE] = envelope_signature(settings.PUBSUB_SIGNING_KEY, attributes, data)
     return PubsubMessage(data=data, attributes=attributes, ordering_key=row.ordering_key or "")
+
+
+def row_fields(row: PendingRow | OutboxEvent) -> dict[str, str]:
+    """An outbox row's event fields, for its log lines."""
+    return event_fields(
+        event_id=row.event_id, event_type=row.event_type, topic=row.topic, correlation_id=row.correlation_id
+    )
 
 
 def message_attributes(row: OutboxEvent, producer: str) -> dict[str, str]:
@@ -215,7 +223,8 @@ class OutboxRelay:
             return
         published.extend(row.pk for row, _ in request)
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s: published to %s %s", database, topic, [str(row.event_id) for row, _ in request])
+            for row, _ in request:  # a line per event, to find one by its event or correlation id
+                logger.debug("%s: published %s to %s", database, row.event_id, topic, extra=row_fields(row))
 
     def _failed(self, database: str, topic: str, request: list, exc: Exception, published: list, failed: list) -> None:
         """A request failed: if retrying cannot cure it and it carried several rows, find the bad ones."""
@@ -268,9 +277,12 @@ class OutboxRelay:
                 row.event_id,
                 attempts,
                 error,
+                extra=row_fields(row),
             )
         else:
-            logger.warning("%s: publishing %s %s failed: %s", database, row.event_type, row.event_id, error)
+            logger.warning(
+                "%s: publishing %s %s failed: %s", database, row.event_type, row.event_id, error, extra=row_fields(row)
+            )
         return park
 
     def drain(self, database: str) -> int:

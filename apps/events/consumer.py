@@ -29,6 +29,7 @@ from django.utils import timezone
 from apps.events.contracts import Envelope, Event
 from apps.events.inbox import GiveUpHook, Handler, MalformedEvent, claim, dead_letter, parse, record_failure
 from shop.observability import metrics
+from shop.observability.logging import bound, event_fields
 from shop.registry import Service
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,18 @@ class Delivery:
     def event_id(self) -> str:
         return self.attributes.get("event_id", "") if isinstance(self.attributes, dict) else ""
 
+    @property
+    def log_fields(self) -> dict:
+        """What the lines logged while it is handled carry (None: absent, and reset afterwards).
+        Its topic is its type: the bridge hands over a topic's own events only."""
+        attributes = self.attributes if isinstance(self.attributes, dict) else {}
+        return {
+            "event_id": attributes.get("event_id") or None,
+            "event_type": self.event_type,
+            "topic": self.event_type,
+            "correlation_id": attributes.get("correlation_id") or None,
+        }
+
 
 @dataclass(frozen=True)
 class Result:
@@ -151,6 +164,10 @@ class Consumer:
     def handle(self, deliveries: Sequence[Delivery]) -> list[Result]:
         """What became of each delivery, in order. Raises DatabaseUnavailable when one could be
         neither handled nor dead-lettered for an outage: the broker should keep them all."""
+        with bound(service=self.service.name):  # in a worker that consumes for several services
+            return self._handle(deliveries)
+
+    def _handle(self, deliveries: Sequence[Delivery]) -> list[Result]:
         started, started_at = time.perf_counter(), timezone.now()
         results: dict[int, Result] = {}
         parsed: list[_Parsed] = []
@@ -159,7 +176,8 @@ class Consumer:
                 handler = self.handlers[delivery.event_type]
                 event, envelope = parse(delivery.event_type, delivery.payload, delivery.attributes)
             except (KeyError, MalformedEvent) as exc:  # nothing a hook could act on
-                results[index] = self._give_up(delivery, f"cannot handle {delivery.event_type!r}: {exc}")
+                with bound(**delivery.log_fields):
+                    results[index] = self._give_up(delivery, f"cannot handle {delivery.event_type!r}: {exc}")
                 continue
             parsed.append(_Parsed(index, delivery, handler, event, envelope))
         prepared = self._prepare(parsed)
@@ -171,6 +189,11 @@ class Consumer:
                 results[item.index] = self._handle_alone(item, started_at, prepared=item.index in prepared)
         done = [results[index] for index in range(len(deliveries))]
         metrics.count_consumed(self.service.name, self.handlers, done, started)
+        if logger.isEnabledFor(logging.DEBUG):  # a line per event, to follow one through the workers
+            for result in done:
+                delivery = result.delivery
+                fields = event_fields(**delivery.log_fields)
+                logger.debug("%s %s: %s", delivery.event_type, delivery.event_id, result.outcome, extra=fields)
         return done
 
     def _prepare(self, parsed: list[_Parsed]) -> set[int]:
@@ -180,7 +203,8 @@ class Consumer:
             hook = self.prepare_hooks.get(item.delivery.event_type)
             try:
                 if hook is not None:
-                    hook(item.event, item.envelope)
+                    with bound(**item.delivery.log_fields):
+                        hook(item.event, item.envelope)
             except Exception:  # tried again, and its failure handled, when the event runs alone
                 self._reconnect_if_broken()
                 continue
@@ -211,6 +235,10 @@ class Consumer:
         return True
 
     def _handle_alone(self, item: _Parsed, started_at, *, prepared: bool) -> Result:
+        with bound(**item.delivery.log_fields):  # its retry or dead-letter line too
+            return self._handle_one(item, started_at, prepared=prepared)
+
+    def _handle_one(self, item: _Parsed, started_at, *, prepared: bool) -> Result:
         delivery, event, envelope = item.delivery, item.event, item.envelope
         try:
             hook = self.prepare_hooks.get(delivery.event_type)
@@ -229,12 +257,14 @@ class Consumer:
         batch_handler = self.batch_handlers.get(event_type)
         if batch_handler is not None:
             started = time.perf_counter()
-            batch_handler([(item.event, item.envelope) for item in items])
+            with bound(event_type=event_type, topic=event_type):
+                batch_handler([(item.event, item.envelope) for item in items])
             metrics.observe_handler(self.service.name, event_type, time.perf_counter() - started, len(items))
             return
         for item in items:
             started = time.perf_counter()
-            item.handler(item.event, item.envelope)
+            with bound(**item.delivery.log_fields):
+                item.handler(item.event, item.envelope)
             metrics.observe_handler(self.service.name, event_type, time.perf_counter() - started)
 
     def _failed(self, item: _Parsed, exc: Exception) -> Result:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import time
 import uuid
 from uuid import UUID
@@ -13,6 +14,9 @@ from django.db import connections
 
 from apps.events.contracts import Event
 from shop.observability import metrics
+from shop.observability.logging import bind_correlation_id, event_fields
+
+logger = logging.getLogger(__name__)
 
 
 class OutboxOutsideTransaction(RuntimeError):
@@ -74,6 +78,12 @@ def record_event(
         )
     # Counted once the change commits (a rolled-back one never happened): no statement, a counter.
     connection.on_commit(functools.partial(metrics.count_recorded, using, event.topic))
+    bind_correlation_id(correlation_id)  # the request's later lines name the saga it started
+    if logger.isEnabledFor(logging.DEBUG):  # where an event is born: its request or handled event
+        fields = event_fields(
+            event_id=event_id, event_type=event.event_type(), topic=event.topic, correlation_id=correlation_id
+        )
+        logger.debug("recorded %s %s", event.event_type(), event_id, extra=fields)
     return event_id
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import psycopg
 from django.conf import settings
 from django.db import connections
+from kombu import Connection
 
 from shop.registry import Service
 
@@ -71,10 +72,12 @@ def broker_probe(queues: list[str]) -> Callable[[], None]:
     """Connect to the broker and find each queue there (a passive declare: nothing is created)."""
 
     def probe() -> None:
-        from shop.celery import app as celery_app
-
         timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
-        with celery_app.connection_for_read(url=settings.CELERY_BROKER_URL, connect_timeout=timeout) as connection:
+        # kombu's own connection, as Celery's app would open it (the app imports this package's logging)
+        transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+        with Connection(
+            settings.CELERY_BROKER_URL, connect_timeout=timeout, transport_options=transport_options
+        ) as connection:
             connection.ensure_connection(max_retries=0)  # one attempt: the probe says, it does not wait
             for queue in queues:
                 channel = connection.channel()

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "shop.observability.request_id.RequestIdMiddleware",  # first: its header on every response
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -56,8 +57,9 @@ MIDDLEWARE = [
 ]
 
 if any(s.name == "product" for s in SERVED_SERVICES):
-    # The catalog list, replayed while the catalog is unchanged, ahead of everything else.
-    MIDDLEWARE.insert(0, "apps.products.middleware.CatalogPageCache")
+    # The catalog list, replayed while the catalog is unchanged, ahead of everything else but the
+    # request id (which a kept page must not keep).
+    MIDDLEWARE.insert(1, "apps.products.middleware.CatalogPageCache")
 # Outermost: every response is counted and timed per route, cached catalog pages and 429s included.
 MIDDLEWARE.insert(0, "shop.observability.http.RouteMetricsMiddleware")
 
@@ -259,16 +261,20 @@ SERVICE_URLS = {
 TIMELINE_TIMEOUT_SECONDS = env.float("TIMELINE_TIMEOUT_SECONDS", default=2.0)
 
 # --- Logging ---------------------------------------------------------------------------------
+# Every line through structlog (shop/observability/logging.py): LOG_FORMAT=console, readable (the
+# default here, locally and in tests), or json, one object per line (production's default).
+LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"structured": {"()": "shop.observability.logging.structured_formatter", "log_format": LOG_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # DEBUG: every event id the relay publishes and the bridge hands over, with its task id,
-    # to follow one event through a chaos run.
+    # DEBUG: a line for every event recorded, published by the relay, handed over by the bridge
+    # (with its task id) and handled, to follow one event or one saga through a chaos run.
     "loggers": {
         "workers": {"level": env.str("WORKERS_LOG_LEVEL", default=env.str("LOG_LEVEL", default="INFO"))},
+        "apps.events": {"level": env.str("WORKERS_LOG_LEVEL", default=env.str("LOG_LEVEL", default="INFO"))},
         # django-axes says hello at INFO in every process it starts in, management commands included.
         "axes": {"level": "WARNING"},
     },

@@ -8,6 +8,10 @@ from shop.settings.environment import env
 
 DEBUG = False
 
+# One JSON object per line, for a log collector (LOG_FORMAT=console to read them by eye).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+LOGGING["formatters"]["structured"]["log_format"] = LOG_FORMAT  # noqa: F405
+
 # Settings that have local defaults in base.py must be given explicitly in production: a
 # deployment that forgot one fails at start instead of mailing to the console or the wrong broker.
 for _required in ("DATABASE_URL", "CELERY_BROKER_URL", "GOOGLE_CLOUD_PROJECT", "EMAIL_URL", "DEFAULT_FROM_EMAIL"):

@@ -9,12 +9,14 @@ import os
 from pathlib import Path
 
 from celery import signals
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.events.queues import QueueNotMigrated, ensure_task_queue, task_queue
 from shop.celery import app
 from shop.observability import health
 from shop.observability.liveness import ConsumerHeartbeat
+from shop.observability.logging import set_process
 from shop.observability.server import serve_probes
 from shop.registry import QUEUE_PREFIX, SERVICES
 
@@ -55,6 +57,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         services = [SERVICES[name] for name in dict.fromkeys(options["services"])]
+        set_process("worker", [service.name for service in services])
         try:
             for service in services:
                 ensure_task_queue(service)
@@ -73,6 +76,8 @@ class Command(BaseCommand):
         serve_probes("-".join(service.name for service in services) + "-worker", checks=lambda: checks)
         app.worker_main(
             [
+                # JSON lines only: no start-up banner (its "ready" is a log line too)
+                *(["--quiet"] if settings.LOG_FORMAT == "json" else []),
                 "worker",
                 f"--queues={','.join(service.queue for service in services)}",
                 # unique per platform on a shared broker (its remote-control queue is exclusive)

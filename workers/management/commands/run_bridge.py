@@ -5,6 +5,7 @@ import signal
 from django.core.management.base import BaseCommand
 
 from shop.observability import health
+from shop.observability.logging import set_process
 from shop.observability.server import serve_probes
 from shop.registry import SERVICES
 from shop.topology import subscriptions
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--service", action="append", choices=sorted(SERVICES), help="default: every service")
 
     def handle(self, *args, **options):
+        set_process("bridge", options["service"] or [])  # every service's: none named
         names = options["service"] or list(SERVICES)
         bridge = Bridge([s for name in names for s in subscriptions(SERVICES[name])])
         # /readyz: Pub/Sub and the broker (each queue it hands events to).

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from shop.observability import health
+from shop.observability.logging import set_process
 from shop.observability.metrics import OutboxCollector
 from shop.observability.server import serve_probes
 from shop.registry import SERVICES
@@ -20,6 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--service", action="append", choices=sorted(SERVICES), help="default: every service")
 
     def handle(self, *args, **options):
+        set_process("relay", options["service"] or [])  # every service's: none named
         databases = [SERVICES[name].database for name in options["service"] or SERVICES]
         relay = OutboxRelay(databases)
         # /metrics with each outbox's backlog read at scrape time; /readyz: its databases and Pub/Sub.
