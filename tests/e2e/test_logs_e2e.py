@@ -71,6 +71,8 @@ def test_one_carts_lines_across_the_platform(json_platform):
         ("inventory", "order-requested"),
         ("order", "stock-available"),
         ("notification", "order.created"),
+        ("email", "email.requested"),  # the notification service passes the cart's id on
+        ("push", "push.requested"),
     } <= handled
 
     everything = "".join(platform.log(name) for name in platform.commands)
