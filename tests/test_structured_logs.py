@@ -66,6 +66,7 @@ def test_under_log_format_json_every_line_is_one_json_object_with_the_required_k
     assert celery["message"].endswith("'processed'")
     assert native["order_id"] == "o-1"
     assert failed["level"] == "error"
+    assert (ours["severity"], failed["severity"]) == ("INFO", "ERROR")  # Cloud Logging's level
     assert "ValueError: for [email]" in failed["exception"]
     assert "somebody@example.com" not in result.stderr
 

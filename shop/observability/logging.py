@@ -123,9 +123,18 @@ def _shared_processors() -> list:
     ]
 
 
+def add_severity(logger, method_name: str, event_dict: dict) -> dict:
+    """Google Cloud Logging reads a JSON line's level from ``severity`` (without it, every line on stderr
+    shows as an error on GKE); other collectors ignore it."""
+    event_dict["severity"] = str(event_dict.get("level", "")).upper()
+    return event_dict
+
+
 def _rendering_processors(log_format: str) -> list:
+    extra = []
     if log_format == "json":
         renderer = structlog.processors.JSONRenderer(serializer=_json_dumps)
+        extra = [add_severity]
     else:
         # No colors where the output is a file (the launcher's <name>.log, a container's log).
         renderer = structlog.dev.ConsoleRenderer(
@@ -137,6 +146,7 @@ def _rendering_processors(log_format: str) -> list:
         structlog.processors.format_exc_info,
         redact_personal_data,
         structlog.processors.EventRenamer(MESSAGE_KEY),
+        *extra,
         renderer,
     ]
 
