@@ -30,7 +30,8 @@ FLOWER_PORT = 5555
 
 
 def flower_command(python: str, port: int) -> str:
-    return f"{shlex.quote(python)} -m celery -A shop.celery flower --address=127.0.0.1 --port={port}"
+    # --logging=none: not tornado's own format, the platform's (LOG_FORMAT), as a command's lines
+    return f"{shlex.quote(python)} -m celery -A shop.celery flower --address=127.0.0.1 --port={port} --logging=none"
 
 
 def worker_of(service_name: str) -> str:

@@ -298,7 +298,7 @@ def test_every_process_that_is_not_a_web_service_gets_its_probe_port_moved_by_th
     ports = {name: int(env["METRICS_PORT"]) for name, (_, env) in processes.items() if "METRICS_PORT" in env}
     # every process of ours; Flower (Celery's monitor) serves its own pages and /metrics on its own port
     assert set(ports) == {name for name in processes if not name.endswith("-web")} - {"flower"}
-    assert processes["flower"][0].endswith(f"--port={FLOWER_PORT + 10000}")
+    assert f"--port={FLOWER_PORT + 10000} " in processes["flower"][0]
     assert ports == {name: port + 10000 for name, port in METRICS_PORTS.items()}
     web_ports = {int(env["PORT"]) for name, (_, env) in processes.items() if name.endswith("-web")}
     assert not web_ports & set(ports.values())
