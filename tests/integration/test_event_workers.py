@@ -26,19 +26,6 @@ from workers.relay import OutboxRelay, PublishingStalled
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["cart"])]
 
 
-@pytest.fixture
-def project(pubsub_emulator, settings):
-    """A Pub/Sub project of the test's own, so nothing else running on the emulator interferes."""
-    settings.GOOGLE_CLOUD_PROJECT = f"test-{uuid.uuid4().hex[:12]}"
-    return settings.GOOGLE_CLOUD_PROJECT
-
-
-@pytest.fixture
-def provisioned(project):
-    call_command("provision_pubsub", stdout=io.StringIO())
-    return project
-
-
 def pull(subscription: str, count: int, *, ack: bool = True, timeout: float = 20.0) -> list:
     """Pull until ``count`` messages have arrived (acknowledging them unless told not to)."""
     client, path = subscriber(), subscription_path(subscription)

@@ -1,13 +1,11 @@
 """The relay's and the bridge's lines for one event name it and its saga (real emulator and broker)."""
 
-import io
 import json
 import logging
 import time
 import uuid
 
 import pytest
-from django.core.management import call_command
 from django.db import transaction
 
 from apps.events.contracts import Line, OrderRequested
@@ -20,13 +18,6 @@ from workers.bridge import Bridge, PulledMessage
 from workers.relay import OutboxRelay
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["cart"])]
-
-
-@pytest.fixture
-def provisioned(pubsub_emulator, settings):
-    """A Pub/Sub project of the test's own, with every topic and subscription."""
-    settings.GOOGLE_CLOUD_PROJECT = f"test-{uuid.uuid4().hex[:12]}"
-    call_command("provision_pubsub", stdout=io.StringIO())
 
 
 def pull(subscription: str, count: int, timeout: float = 20.0) -> list:

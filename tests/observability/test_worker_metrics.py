@@ -1,13 +1,11 @@
 """What the relay and the bridge count, running against the real Pub/Sub emulator and RabbitMQ."""
 
-import io
 import json
 import threading
 import time
 import uuid
 
 import pytest
-from django.core.management import call_command
 from django.db import transaction
 from prometheus_client import REGISTRY
 
@@ -22,19 +20,6 @@ from workers.bridge import Bridge
 from workers.relay import OutboxRelay, PublishingStalled
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["cart"])]
-
-
-@pytest.fixture
-def project(pubsub_emulator, settings):
-    """A Pub/Sub project of the test's own, so nothing else running on the emulator interferes."""
-    settings.GOOGLE_CLOUD_PROJECT = f"test-{uuid.uuid4().hex[:12]}"
-    return settings.GOOGLE_CLOUD_PROJECT
-
-
-@pytest.fixture
-def provisioned(project):
-    call_command("provision_pubsub", stdout=io.StringIO())
-    return project
 
 
 def sample(name: str, **labels) -> float:
