@@ -15,3 +15,11 @@ accesslog = os.environ.get("WEB_ACCESS_LOG") or None
 graceful_timeout = 10
 timeout = 30
 control_socket_disable = True  # eight gunicorns on one machine would fight over one control socket
+
+
+def post_fork(server, worker) -> None:
+    """Tracing per worker process (its exporter thread would not survive the fork), before the app loads."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings.local")
+    from shop.observability import tracing
+
+    tracing.configure(_service.service_name)

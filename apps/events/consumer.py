@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from apps.events.contracts import Envelope, Event
 from apps.events.inbox import GiveUpHook, Handler, MalformedEvent, claim, dead_letter, parse, record_failure
+from shop.observability import tracing
 from shop.registry import Service
 
 logger = logging.getLogger(__name__)
@@ -224,10 +225,12 @@ class Consumer:
         """The handlers of claimed events of one type, in the open transaction."""
         batch_handler = self.batch_handlers.get(event_type)
         if batch_handler is not None:
-            batch_handler([(item.event, item.envelope) for item in items])
+            with tracing.handling_together(event_type, [item.delivery.attributes for item in items]):
+                batch_handler([(item.event, item.envelope) for item in items])
             return
         for item in items:
-            item.handler(item.event, item.envelope)
+            with tracing.handling(event_type, item.delivery.attributes):  # a span in the event's own trace
+                item.handler(item.event, item.envelope)
 
     def _failed(self, item: _Parsed, exc: Exception) -> Result:
         delivery = item.delivery

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connections
 
 from apps.events.contracts import Event
+from shop.observability import tracing
 
 
 class OutboxOutsideTransaction(RuntimeError):
@@ -26,8 +27,8 @@ class EventTooLarge(ValueError):
 _INSERT = """
 INSERT INTO outbox
     (event_id, topic, event_type, schema_version, ordering_key, correlation_id, payload, occurred_at,
-     publish_attempts, last_error, redrive_count)
-VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, clock_timestamp(), 0, '', 0)
+     publish_attempts, last_error, redrive_count, traceparent, tracestate)
+VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, clock_timestamp(), 0, '', 0, %s, %s)
 """
 
 
@@ -57,6 +58,8 @@ def record_event(
             f" ({settings.OUTBOX_MAX_PAYLOAD_BYTES})"
         )
     event_id = uuid.uuid4()
+    # The trace this change belongs to, for the relay to carry on (empty with tracing off).
+    traceparent, tracestate = tracing.outbox_context()
     with connection.cursor() as cursor:
         cursor.execute(
             _INSERT,
@@ -68,6 +71,8 @@ def record_event(
                 ordering_key,
                 correlation_id,
                 data.decode(),
+                traceparent,
+                tracestate,
             ],
         )
     return event_id

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.events.queues import QueueNotMigrated, ensure_task_queue, task_queue
 from shop.celery import app
+from shop.observability import tracing
 from shop.registry import QUEUE_PREFIX, SERVICES
 
 
@@ -36,6 +37,7 @@ class Command(BaseCommand):
         # Its own queues only: the worker binds what it knows to Celery's delayed-delivery exchange,
         # and the other services' queues may not exist yet.
         app.conf.task_queues = [task_queue(service) for service in services]
+        tracing.configure_worker(f"{'-'.join(service.name for service in services)}-worker", options["pool"])
         app.worker_main(
             [
                 "worker",

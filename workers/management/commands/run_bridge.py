@@ -4,6 +4,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
+from shop.observability import tracing
 from shop.registry import SERVICES
 from shop.topology import subscriptions
 from workers.bridge import Bridge
@@ -16,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--service", action="append", choices=sorted(SERVICES), help="default: every service")
 
     def handle(self, *args, **options):
+        tracing.configure("bridge")
         names = options["service"] or list(SERVICES)
         bridge = Bridge([s for name in names for s in subscriptions(SERVICES[name])])
         for signum in (signal.SIGINT, signal.SIGTERM):

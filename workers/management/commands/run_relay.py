@@ -4,6 +4,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
+from shop.observability import tracing
 from shop.registry import SERVICES
 from workers.relay import OutboxRelay
 
@@ -15,6 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--service", action="append", choices=sorted(SERVICES), help="default: every service")
 
     def handle(self, *args, **options):
+        tracing.configure("relay")
         relay = OutboxRelay([SERVICES[name].database for name in options["service"] or SERVICES])
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: relay.stop())
