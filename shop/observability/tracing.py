@@ -28,9 +28,9 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 ENABLED = False
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-# Prometheus scrapes and probes are no story worth a trace each (a regex per entry, searched in the
-# URL; OTEL_PYTHON_DJANGO_EXCLUDED_URLS replaces it).
-DEFAULT_EXCLUDED_URLS = "/metrics,/healthz,/livez,/readyz"
+# Prometheus scrapes and probes (the health check is GET /) are no story worth a trace each: regexes
+# searched in the request's URL; OTEL_PYTHON_DJANGO_EXCLUDED_URLS replaces them.
+DEFAULT_EXCLUDED_URLS = "://[^/]+/$,/metrics$,/healthz$,/livez$,/readyz$"
 MESSAGING_SYSTEM = "gcp_pubsub"
 MAX_TRACESTATE = 512  # the outbox column's length
 
