@@ -129,7 +129,8 @@ def uninstall() -> None:
 
 def _trace_connection(sender, connection, **_) -> None:
     if _trace_statement not in connection.execute_wrappers:  # connection_created fires on each reconnect
-        connection.execute_wrappers.append(_trace_statement)
+        # First, the outermost: connection.execute_wrapper() blocks pop the last one on leaving.
+        connection.execute_wrappers.insert(0, _trace_statement)
 
 
 def _trace_statement(execute, sql, params, many, context):

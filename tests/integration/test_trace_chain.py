@@ -59,7 +59,13 @@ def worker(queue_prefix):
     """A Celery worker (a pool of threads) on the test's own queues of every service."""
     services = [registry.SERVICES[name] for name in SERVICES]
     configured = celery_app.conf.task_queues
-    celery_app.conf.task_queues = [task_queue_declaration(service.queue) for service in services]
+    declared = [task_queue_declaration(service.queue) for service in services]
+    celery_app.conf.task_queues = declared
+    # and in the app's own map of queues (built once, when first asked): the worker and the bridge
+    # look names up there, and one missing would be declared anew on a direct exchange, which the
+    # broker refuses beside our topic exchange of the same name, killing the worker as it starts
+    for queue in declared:
+        celery_app.amqp.queues.add(queue)
     for service in services:
         ensure_task_queue(service)
     task_postrun.connect(close_connections, weak=False)
@@ -76,6 +82,8 @@ def worker(queue_prefix):
     finally:
         task_postrun.disconnect(close_connections)
         celery_app.conf.task_queues = configured
+        for queue in declared:
+            celery_app.amqp.queues.pop(queue.name, None)
 
 
 def in_thread(target) -> threading.Thread:
