@@ -101,7 +101,8 @@ class Bridge:
         self.stopping = threading.Event()
         self.futures: list = []
         if tracing.ENABLED:
-            # Celery's instrumentation traces (and ends) the publish of a task it knows only: register them.
+            # Celery's instrumentation times the publish of a task it knows only (an unknown one's span
+            # ends before the broker is asked): register the tasks the bridge sends by name.
             celery_app.loader.import_default_modules()
 
     def callback_for(self, subscription: Subscription):

@@ -7,6 +7,7 @@ memory. Every span must belong to the trace the HTTP request began, in one tree 
 """
 
 import io
+import json
 import threading
 import time
 import uuid
@@ -22,6 +23,7 @@ from opentelemetry.trace import SpanKind
 from apps.carts.tests.factories import CartFactory, CartItemFactory
 from apps.carts.tests.factories import CatalogProductFactory as CartCatalogFactory
 from apps.email.tests.factories import CustomerContactFactory
+from apps.events.pubsub import publisher, topic_path
 from apps.events.queues import ensure_task_queue
 from apps.inventory.tests.factories import InventoryItemFactory
 from apps.notifications.models import Notification
@@ -30,9 +32,10 @@ from apps.push.models import PushMessage
 from shop import registry
 from shop.celery import app as celery_app
 from shop.settings.celery import task_queue_declaration
-from shop.topology import subscriptions
+from shop.topology import Subscription, subscriptions
+from tests.integration.test_event_workers import broker_messages, pull
 from testsupport.tracing import recording_spans
-from workers.bridge import Bridge
+from workers.bridge import Bridge, PulledMessage
 from workers.relay import OutboxRelay
 
 SERVICES = ["cart", "inventory", "order", "notification", "email", "push"]
@@ -194,3 +197,44 @@ def test_one_convert_is_one_trace_from_the_http_request_to_the_push_message(span
     assert "handle order-requested" in path
     assert "publish order-requested" in path
     assert path[-1] == request.name
+
+
+def traceparent(trace_id: int, span_id: int) -> str:
+    return f"00-{trace_id:032x}-{span_id:016x}-01"
+
+
+def test_the_bridge_sends_a_batch_in_its_first_events_trace_and_celery_carries_it_in_the_task_headers(
+    project, queue_prefix, spans
+):
+    # given: two events of two orders, each published in a trace of its own
+    subscription = Subscription(registry.SERVICES["cart"], "stock.rejected")
+    contexts = {}
+    for trace_id, span_id in [(0xA1, 0xA2), (0xB1, 0xB2)]:
+        event_id = str(uuid.uuid4())
+        contexts[event_id] = (trace_id, span_id)
+        payload = {"cart_id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "details": []}
+        publisher().publish(
+            topic_path("stock.rejected"),
+            json.dumps(payload).encode(),
+            event_id=event_id,
+            event_type="stock.rejected",
+            producer="inventory-service",
+            traceparent=traceparent(trace_id, span_id),
+        ).result(timeout=30)
+    received = pull(subscription.name, 2, ack=False)
+
+    # when: the bridge hands them over as one task, as it sends it (send_task, by name)
+    acks, nacks = [], []
+    Bridge([subscription]).hand_over(subscription, [PulledMessage(m, acks, nacks) for m in received])
+
+    # then: the bridge's span is in the first event's trace, linked to the other's
+    [task] = broker_messages(f"{queue_prefix}cart")
+    first, second = [contexts[attributes["event_id"]] for _, _, attributes in json.loads(task.body)[0][0]]
+    [hand_over] = spans.spans("hand over cart-service-stock-rejected")
+    assert (hand_over.context.trace_id, hand_over.parent.span_id) == first
+    assert [(link.context.trace_id, link.context.span_id) for link in hand_over.links] == [second]
+    # and Celery's publish span, under it and ended, is what the task's headers carry to the worker
+    [publish] = spans.spans("apply_async/cart.handle_events")
+    assert publish.kind is SpanKind.PRODUCER
+    assert publish.parent.span_id == hand_over.context.span_id
+    assert task.headers["traceparent"].startswith(traceparent(publish.context.trace_id, publish.context.span_id)[:-2])
