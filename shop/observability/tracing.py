@@ -53,6 +53,8 @@ def configure(process_name: str) -> bool:
     any fork (the exporter's batch thread does not survive one) and before the WSGI application is
     loaded (Django's instrumentation adds a middleware).
     """
+    import shop.settings.environment  # noqa: F401 - reads the root .env into os.environ, where the SDK looks too
+
     if ENABLED or not endpoint_configured():
         return ENABLED
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
