@@ -46,3 +46,11 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_fork(server, worker) -> None:
+    """Tracing per worker process (its exporter thread would not survive the fork), before the app loads."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings.local")
+    from shop.observability import tracing
+
+    tracing.configure(_service.service_name)

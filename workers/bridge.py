@@ -30,7 +30,7 @@ from apps.events.pubsub import publisher, subscriber, subscription_path, topic_p
 from apps.events.signing import signature_valid
 from apps.events.tasks import batch_task_name, task_name
 from shop.celery import app as celery_app
-from shop.observability import liveness, metrics
+from shop.observability import liveness, metrics, tracing
 from shop.observability.logging import event_fields
 from shop.topology import Subscription, handlers_of
 
@@ -113,6 +113,10 @@ class Bridge:
         self.publisher = publisher()
         self.stopping = threading.Event()
         self.futures: list = []
+        if tracing.ENABLED:
+            # Celery's instrumentation times the publish of a task it knows only (an unknown one's span
+            # ends before the broker is asked): register the tasks the bridge sends by name.
+            celery_app.loader.import_default_modules()
 
     def callback_for(self, subscription: Subscription):
         """The streaming pull's callback: each message its own task."""
@@ -129,7 +133,8 @@ class Bridge:
                 self.dead_letter(message, subscription, str(exc))
                 return
             try:
-                celery_app.send_task(name, args=list(event), queue=service.queue)
+                with tracing.handing_over(subscription.name, [event]):
+                    celery_app.send_task(name, args=list(event), queue=service.queue)
             except Exception:
                 logger.exception(
                     "%s: broker refused %s; Pub/Sub will redeliver",
@@ -177,7 +182,8 @@ class Bridge:
         give_up_at, pause = time.monotonic() + self.hold_seconds, 0.5
         while True:
             try:
-                task = celery_app.send_task(batch_task_name(service.name), args=[events], queue=service.queue)
+                with tracing.handing_over(subscription.name, events):
+                    task = celery_app.send_task(batch_task_name(service.name), args=[events], queue=service.queue)
             except Exception:
                 if self.stopping.is_set() or time.monotonic() + pause > give_up_at:
                     logger.exception("%s: broker refused %d events; back to Pub/Sub", subscription.name, len(chunk))

@@ -39,7 +39,7 @@ from apps.events.models import OutboxEvent
 from apps.events.provisioning import Provisioner
 from apps.events.pubsub import batch_publisher, topic_path
 from apps.events.signing import SIGNATURE_ATTRIBUTE, envelope_signature
-from shop.observability import liveness, metrics
+from shop.observability import liveness, metrics, tracing
 from shop.observability.logging import event_fields
 from shop.registry import get_service
 from shop.topology import subscriptions
@@ -82,11 +82,13 @@ class PendingRow(NamedTuple):
     occurred_at: datetime
     payload: str | dict  # the jsonb column's text, as read here (a dict from a model instance)
     publish_attempts: int
+    traceparent: str
+    tracestate: str
 
 
 _PENDING = """
 SELECT id, event_id, topic, event_type, schema_version, ordering_key, correlation_id, occurred_at, payload,
-       publish_attempts
+       publish_attempts, traceparent, tracestate
 FROM outbox WHERE published_at IS NULL AND parked_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
 """
 _MARK_PUBLISHED = """
@@ -99,9 +101,12 @@ def compact_json(payload: str | dict) -> bytes:
     return orjson.dumps(orjson.loads(payload) if isinstance(payload, str) else payload)
 
 
-def pubsub_message(row: PendingRow | OutboxEvent, producer: str) -> PubsubMessage:
+def pubsub_message(row: PendingRow | OutboxEvent, producer: str, trace: dict[str, str] | None = None) -> PubsubMessage:
+    """The row as a message; ``trace`` (traceparent, tracestate) travels beside the envelope, signed with it."""
     data = compact_json(row.payload)
     attributes = message_attributes(row, producer)
+    if trace:
+        attributes.update(trace)
     if settings.PUBSUB_SIGNING_KEY:  # the bridge then believes only what a relay signed
         attributes[SIGNATURE_ATTRIBUTE] = envelope_signature(settings.PUBSUB_SIGNING_KEY, attributes, data)
     return PubsubMessage(data=data, attributes=attributes, ordering_key=row.ordering_key or "")
@@ -151,6 +156,7 @@ class OutboxRelay:
         self.listeners: dict[str, psycopg.Connection] = {}
         self.retry_at: dict[str, float] = {}  # database -> monotonic time it is tried again
         self.backoff: dict[str, float] = {}
+        self.publish_spans: dict[int, object] = {}  # outbox row -> its "publish <topic>" span (tracing on)
 
     def publish_batch(self, database: str) -> int:
         """Publish up to one batch of pending events of one database; the number of rows taken."""
@@ -194,10 +200,14 @@ class OutboxRelay:
         requests: list[list] = []
         size = 0
         for row in rows:
-            message = pubsub_message(row, producer)
+            span, trace = tracing.start_publish(row.topic, row.event_id, row.traceparent, row.tracestate)
+            if span is not None:
+                self.publish_spans[row.pk] = span
+            message = pubsub_message(row, producer, trace)
             message_size = PubsubMessage.pb(message).ByteSize()
             if message_size > MAX_MESSAGE_BYTES:
                 failed.append((row, MessageTooLarge(f"{message_size} bytes, Pub/Sub takes {MAX_MESSAGE_BYTES}")))
+                self._end_spans([row], failed)
                 continue
             if not requests or size + message_size > MAX_REQUEST_BYTES or len(requests[-1]) >= MAX_REQUEST_MESSAGES:
                 requests.append([])
@@ -207,6 +217,20 @@ class OutboxRelay:
         return requests
 
     def _publish(self, database: str, topic: str, request: list, published: list, failed: list) -> None:
+        try:
+            self._publish_request(database, topic, request, published, failed)
+        finally:
+            if self.publish_spans:
+                self._end_spans([row for row, _ in request], failed)
+
+    def _end_spans(self, rows: list[PendingRow], failed: list) -> None:
+        errors = {row.pk: exc for row, exc in failed}
+        for row in rows:
+            span = self.publish_spans.pop(row.pk, None)
+            if span is not None:
+                tracing.end_publish(span, errors.get(row.pk))
+
+    def _publish_request(self, database: str, topic: str, request: list, published: list, failed: list) -> None:
         try:
             self._send(topic, request)
         except exceptions.NotFound as exc:

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from apps.events.contracts import Envelope, Event
 from apps.events.inbox import GiveUpHook, Handler, MalformedEvent, claim, dead_letter, parse, record_failure
-from shop.observability import metrics
+from shop.observability import metrics, tracing
 from shop.observability.logging import bound, event_fields
 from shop.registry import Service
 
@@ -257,13 +257,17 @@ class Consumer:
         batch_handler = self.batch_handlers.get(event_type)
         if batch_handler is not None:
             started = time.perf_counter()
-            with bound(event_type=event_type, topic=event_type):
+            with (
+                bound(event_type=event_type, topic=event_type),
+                tracing.handling_together(event_type, [item.delivery.attributes for item in items]),
+            ):
                 batch_handler([(item.event, item.envelope) for item in items])
             metrics.observe_handler(self.service.name, event_type, time.perf_counter() - started, len(items))
             return
         for item in items:
             started = time.perf_counter()
-            with bound(**item.delivery.log_fields):
+            # a span in the event's own trace, its lines bound to the event
+            with bound(**item.delivery.log_fields), tracing.handling(event_type, item.delivery.attributes):
                 item.handler(item.event, item.envelope)
             metrics.observe_handler(self.service.name, event_type, time.perf_counter() - started)
 

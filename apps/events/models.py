@@ -34,6 +34,10 @@ class OutboxEvent(models.Model):
     parked_at = models.DateTimeField(null=True, blank=True)
     redrive_count = models.PositiveIntegerField(default=0)  # re-publications by the re-drive
     redrive_given_up_at = models.DateTimeField(null=True, blank=True)  # after REDRIVE_MAX_PER_EVENT
+    # The W3C trace context of the change that recorded the event (empty when it was not traced):
+    # the relay publishes it beside the envelope, so one order is one trace across the services.
+    traceparent = models.CharField(max_length=55, blank=True, default="")
+    tracestate = models.CharField(max_length=512, blank=True, default="")
 
     class Meta:
         db_table = "outbox"

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connections
 
 from apps.events.contracts import Event
-from shop.observability import metrics
+from shop.observability import metrics, tracing
 from shop.observability.logging import bind_correlation_id, event_fields
 
 logger = logging.getLogger(__name__)
@@ -32,8 +32,8 @@ class EventTooLarge(ValueError):
 _INSERT = """
 INSERT INTO outbox
     (event_id, topic, event_type, schema_version, ordering_key, correlation_id, payload, occurred_at,
-     publish_attempts, last_error, redrive_count)
-VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, clock_timestamp(), 0, '', 0)
+     publish_attempts, last_error, redrive_count, traceparent, tracestate)
+VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, clock_timestamp(), 0, '', 0, %s, %s)
 """
 
 
@@ -63,6 +63,8 @@ def record_event(
             f" ({settings.OUTBOX_MAX_PAYLOAD_BYTES})"
         )
     event_id = uuid.uuid4()
+    # The trace this change belongs to, for the relay to carry on (empty with tracing off).
+    traceparent, tracestate = tracing.outbox_context()
     with connection.cursor() as cursor:
         cursor.execute(
             _INSERT,
@@ -74,6 +76,8 @@ def record_event(
                 ordering_key,
                 correlation_id,
                 data.decode(),
+                traceparent,
+                tracestate,
             ],
         )
     # Counted once the change commits (a rolled-back one never happened): no statement, a counter.

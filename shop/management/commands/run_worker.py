@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.events.queues import QueueNotMigrated, ensure_task_queue, task_queue
 from shop.celery import app
-from shop.observability import health
+from shop.observability import health, tracing
 from shop.observability.liveness import ConsumerHeartbeat
 from shop.observability.logging import set_process
 from shop.observability.server import serve_probes
@@ -74,6 +74,7 @@ class Command(BaseCommand):
             health.broker_check([service.queue for service in services]),
         ]
         serve_probes("-".join(service.name for service in services) + "-worker", checks=lambda: checks)
+        tracing.configure_worker(f"{'-'.join(service.name for service in services)}-worker", options["pool"])
         app.worker_main(
             [
                 # JSON lines only: no start-up banner (its "ready" is a log line too)

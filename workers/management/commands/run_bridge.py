@@ -4,7 +4,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from shop.observability import health
+from shop.observability import health, tracing
 from shop.observability.logging import set_process
 from shop.observability.server import serve_probes
 from shop.registry import SERVICES
@@ -20,6 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         set_process("bridge", options["service"] or [])  # every service's: none named
+        tracing.configure("bridge")
         names = options["service"] or list(SERVICES)
         bridge = Bridge([s for name in names for s in subscriptions(SERVICES[name])])
         # /readyz: Pub/Sub and the broker (each queue it hands events to).

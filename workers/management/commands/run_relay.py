@@ -5,7 +5,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from shop.observability import health
+from shop.observability import health, tracing
 from shop.observability.logging import set_process
 from shop.observability.metrics import OutboxCollector
 from shop.observability.server import serve_probes
@@ -22,6 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         set_process("relay", options["service"] or [])  # every service's: none named
+        tracing.configure("relay")
         databases = [SERVICES[name].database for name in options["service"] or SERVICES]
         relay = OutboxRelay(databases)
         # /metrics with each outbox's backlog read at scrape time; /readyz: its databases and Pub/Sub.
