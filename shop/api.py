@@ -1,4 +1,4 @@
-"""HTTP plumbing every service shares: errors as JSON, health, pagination, the caller's id."""
+"""HTTP plumbing every service shares: errors as JSON, pagination, the caller's id (health: observability)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from django.db import connections, transaction
 
 from apps.email.enums import EmailStatus
 from apps.email.events import DATABASE, record_email_delivered, record_emails_delivered
+from apps.events.outbox import shared_correlation_id
 
 logger = logging.getLogger(__name__)
 
@@ -84,15 +85,9 @@ def emails_send(emails: list[Email]) -> list[UUID]:
     ):
         sent = [email for email in emails if _send_once(cursor, smtp, email)]
         if sent:
-            record_emails_delivered([email.notification_id for email in sent], correlation_id=_shared_correlation(sent))
+            correlation_id = shared_correlation_id(email.correlation_id for email in sent)
+            record_emails_delivered([email.notification_id for email in sent], correlation_id=correlation_id)
     return [email.notification_id for email in sent]
-
-
-def _shared_correlation(items) -> UUID | None:
-    """The correlation id all of a batch's requests share (one cart's), else None: a report about
-    several carts belongs to no one cart's timeline."""
-    ids = {item.correlation_id for item in items}
-    return ids.pop() if len(ids) == 1 else None
 
 
 def _send_once(cursor, smtp, email: Email) -> bool:

@@ -6,6 +6,7 @@ import functools
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from uuid import UUID
 
 import orjson
@@ -89,6 +90,13 @@ def record_event(
         )
         logger.debug("recorded %s %s", event.event_type(), event_id, extra=fields)
     return event_id
+
+
+def shared_correlation_id(correlation_ids: Iterable[UUID | None]) -> UUID | None:
+    """The correlation id an event about a batch carries: the one all of the batch shares (one cart's),
+    else None, since a report about several carts belongs to no one cart's saga."""
+    distinct = set(correlation_ids)
+    return distinct.pop() if len(distinct) == 1 else None
 
 
 def next_state_version(previous: int = 0) -> int:

@@ -3,6 +3,7 @@ from uuid import UUID, uuid4
 
 from django.db import connections, transaction
 
+from apps.events.outbox import shared_correlation_id
 from apps.push.events import DATABASE, record_pushes_delivered
 
 # Stored once per notification (the unique notification_id decides), all of a batch in one statement.
@@ -45,8 +46,6 @@ def push_deliver_many(pushes: list[Push]) -> list[UUID]:
         stored = {row[0] for row in cursor.fetchall()}
         delivered = [push for push in pushes if push.notification_id in stored]
         if delivered:
-            correlations = {push.correlation_id for push in delivered}
-            # the cart all of them are about, when they are about one: a report about several is no one cart's
-            correlation_id = correlations.pop() if len(correlations) == 1 else None
+            correlation_id = shared_correlation_id(push.correlation_id for push in delivered)
             record_pushes_delivered([push.notification_id for push in delivered], correlation_id=correlation_id)
     return [push.notification_id for push in delivered]

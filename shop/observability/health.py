@@ -52,17 +52,22 @@ class Check:
 # --- The probes ------------------------------------------------------------------------------------
 
 
+def bounded_connection(alias: str, timeout: float) -> psycopg.Connection:
+    """A short-lived connection of its own to a database of ours (never a request's or a loop's), bounded
+    by ``timeout`` to connect and per statement, for what must answer even when the process is stuck."""
+    params = connections[alias].get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params["connect_timeout"] = max(2, int(timeout + 0.999))  # libpq's minimum is 2 s
+    params["options"] = f"-c statement_timeout={int(timeout * 1000)}"
+    return psycopg.connect(**params, autocommit=True)
+
+
 def database_probe(alias: str) -> Callable[[], None]:
     """Connect to a database of ours and SELECT 1, on a connection of the check's own (bounded connect)."""
 
     def probe() -> None:
-        params = connections[alias].get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
-        params["connect_timeout"] = max(2, int(timeout + 0.999))  # libpq's minimum is 2 s
-        params["options"] = f"-c statement_timeout={int(timeout * 1000)}"
-        with psycopg.connect(**params, autocommit=True) as conn:
+        with bounded_connection(alias, settings.HEALTH_CHECK_TIMEOUT_SECONDS) as conn:
             conn.execute("SELECT 1")
 
     return probe

@@ -20,11 +20,11 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-import psycopg
-from django.db import connections
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from shop.observability import health
 
 logger = logging.getLogger(__name__)
 
@@ -195,12 +195,7 @@ def read_outbox_state(database: str, timeout: float) -> tuple[int, float, int, i
     Its own short-lived connection (a scrape runs in the HTTP server's thread, never on the relay's
     connections), bounded by ``timeout`` to connect and per statement.
     """
-    params = connections[database].get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    params["connect_timeout"] = max(2, int(timeout + 0.999))  # libpq's minimum is 2 s
-    params["options"] = f"-c statement_timeout={int(timeout * 1000)}"
-    with psycopg.connect(**params, autocommit=True) as conn:
+    with health.bounded_connection(database, timeout) as conn:
         backlog, oldest, parked = conn.execute(_OUTBOX_STATE).fetchone()
         (dead_letters,) = conn.execute(_DEAD_LETTERS_WAITING).fetchone()
     age = max((datetime.now(UTC) - oldest).total_seconds(), 0.0) if oldest is not None else 0.0

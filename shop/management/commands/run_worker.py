@@ -57,6 +57,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         services = [SERVICES[name] for name in dict.fromkeys(options["services"])]
+        joined = "-".join(service.name for service in services)  # cart-inventory-order
         set_process("worker", [service.name for service in services])
         try:
             for service in services:
@@ -73,8 +74,8 @@ class Command(BaseCommand):
             *health.database_checks([service.database for service in services]),
             health.broker_check([service.queue for service in services]),
         ]
-        serve_probes("-".join(service.name for service in services) + "-worker", checks=lambda: checks)
-        tracing.configure_worker(f"{'-'.join(service.name for service in services)}-worker", options["pool"])
+        serve_probes(f"{joined}-worker", checks=lambda: checks)
+        tracing.configure_worker(f"{joined}-worker", options["pool"])
         app.worker_main(
             [
                 # JSON lines only: no start-up banner (its "ready" is a log line too)
@@ -82,7 +83,7 @@ class Command(BaseCommand):
                 "worker",
                 f"--queues={','.join(service.queue for service in services)}",
                 # unique per platform on a shared broker (its remote-control queue is exclusive)
-                f"--hostname={QUEUE_PREFIX}{'-'.join(service.name for service in services)}@%h",
+                f"--hostname={QUEUE_PREFIX}{joined}@%h",
                 f"--pool={options['pool']}",
                 f"--concurrency={options['concurrency']}",
                 f"--loglevel={options['loglevel']}",
